@@ -1,0 +1,29 @@
+# Two commands do all set-up on a fresh machine: `make run` and `make test`.
+PY ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: run test bench emulator clean
+
+$(STAMP): pyproject.toml
+	$(PY) -m venv $(VENV)
+	$(BIN)/pip install -q --upgrade pip
+	$(BIN)/pip install -q -e '.[test]'
+	touch $(STAMP)
+
+run: $(STAMP)
+	@test -f engine.toml || $(BIN)/engine init
+	$(BIN)/engine run --config engine.toml
+
+test: $(STAMP)
+	$(BIN)/python -m pytest --cov=engine --cov-report=term:skip-covered --cov-fail-under=95 tests
+
+bench: $(STAMP)
+	$(BIN)/python -m ops.bench
+
+emulator: $(STAMP)
+	$(BIN)/python -m tests.emulator --port 9443
+
+clean:
+	rm -rf $(VENV) *.egg-info

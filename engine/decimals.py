@@ -1,0 +1,51 @@
+"""Exact Decimal helpers shared by every rule: parsing, rounding toward zero, rounding up."""
+
+from decimal import ROUND_CEILING, ROUND_FLOOR, ROUND_HALF_UP, Decimal, InvalidOperation
+
+from engine.errors import InvalidInput
+
+ZERO = Decimal(0)
+ONE = Decimal(1)
+HUNDRED = Decimal(100)
+CENT = Decimal("0.01")
+
+
+def dec(value: object, field: str) -> Decimal:
+    """Parse a number (int, str, Decimal; never float) into a finite Decimal or refuse it."""
+    if isinstance(value, bool) or isinstance(value, float):
+        # floats carry binary noise; callers must pass the JSON/TOML text or a Decimal
+        raise InvalidInput(field, f"expected a decimal number, got {type(value).__name__}")
+    try:
+        d = value if isinstance(value, Decimal) else Decimal(str(value).strip())
+    except (InvalidOperation, ValueError):
+        raise InvalidInput(field, f"not a number: {value!r}") from None
+    if not d.is_finite():
+        raise InvalidInput(field, f"not a finite number: {value!r}")
+    return d
+
+
+def positive(value: Decimal, field: str) -> Decimal:
+    if value <= 0:
+        raise InvalidInput(field, f"must be > 0, got {value}")
+    return value
+
+
+def round_down(x: Decimal, inc: Decimal) -> Decimal:
+    """floor(x / inc) * inc for x >= 0 (toward zero), exact. ``inc`` must be > 0."""
+    if inc <= 0:
+        raise InvalidInput("increment", f"must be > 0, got {inc}")
+    units = (x / inc).to_integral_value(rounding=ROUND_FLOOR if x >= 0 else ROUND_CEILING)
+    return (units * inc).quantize(inc) if inc.as_tuple().exponent < 0 else units * inc
+
+
+def round_up(x: Decimal, inc: Decimal) -> Decimal:
+    """ceil(x / inc) * inc for x >= 0, exact (the Risk Engine's deliberate exception, SPEC 5.2)."""
+    if inc <= 0:
+        raise InvalidInput("increment", f"must be > 0, got {inc}")
+    units = (x / inc).to_integral_value(rounding=ROUND_CEILING)
+    return (units * inc).quantize(inc) if inc.as_tuple().exponent < 0 else units * inc
+
+
+def cents(x: Decimal) -> Decimal:
+    """Round half-up to 0.01: the comparison resolution of loss % and USD rankings."""
+    return x.quantize(CENT, rounding=ROUND_HALF_UP)

@@ -1,0 +1,1 @@
+"""Operation: the CLI, the systemd unit, packaging scripts and benchmarks."""
