@@ -69,7 +69,7 @@ def mask_webhook_body(raw: bytes, masker: Masker | None = None) -> str:
     not JSON gets ``"secret": "..."`` masked textually. Known secrets are scrubbed by value."""
     try:
         text = _JSON_ENCODER.encode(_mask_secret_fields(_JSON_DECODER.decode(raw))).decode()
-    except (msgspec.DecodeError, UnicodeDecodeError):
+    except msgspec.DecodeError:
         text = raw.decode("utf-8", errors="replace")
         text = _SECRET_FIELD.sub(lambda m: m.group(1) + mask(m.group(2)) + m.group(3), text)
     return masker.scrub(text) if masker else text

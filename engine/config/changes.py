@@ -52,8 +52,9 @@ def refused_while_open(keys: Iterable[str]) -> list[str]:
 
 
 def flatten(data: object, prefix: str = "") -> dict[str, object]:
-    """Leaf values by dotted path; arrays (ladders included) are single values."""
-    if isinstance(data, dict) and (data or not prefix):
+    """Leaf values by dotted path; arrays (ladders included) are single values and an empty
+    table has no leaves."""
+    if isinstance(data, dict):
         out: dict[str, object] = {}
         for key, value in data.items():
             out.update(flatten(value, join(prefix, key)))

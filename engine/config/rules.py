@@ -100,22 +100,27 @@ class Checker:
         if abs(total - 100) > _TOLERANCE:
             self.add(path, f"weights sum to {total}, expected 100 (±0.01)")
 
+    def limit(self, grid: GridStrategyConfig, name: str) -> int | None:
+        """A grid limit usable for cross-checks: None when it is itself unreadable or invalid."""
+        value = getattr(grid, name)
+        return value if self.ok(f"grid_strategy.{name}") and 1 <= value <= 10 else None
+
     def pyramid_ladders(
         self, ladders: dict[str, Ladder] | None, path: str, grid: GridStrategyConfig
     ) -> None:
         ladders = self.get(path, ladders)
         if ladders is None or ladders is BAD:
             return
-        max_legs = grid.max_dca_per_pyramid if self.ok("grid_strategy.max_dca_per_pyramid") else None
+        max_legs = self.limit(grid, "max_dca_per_pyramid")
+        max_pyramids = self.limit(grid, "max_pyramids_per_group")
         for key, levels in ladders.items():
             if not _PYRAMID_KEY.match(key):
                 self.always(join(path, key), 'keys must be pyramid indexes "0" to "9"')
                 continue
-            if self.ok("grid_strategy.max_pyramids_per_group") and int(key) >= grid.max_pyramids_per_group:
+            if max_pyramids is not None and int(key) >= max_pyramids:
                 self.always(
                     join(path, key),
-                    f"pyramid index {key} is not below max_pyramids_per_group "
-                    f"({grid.max_pyramids_per_group})",
+                    f"pyramid index {key} is not below max_pyramids_per_group ({max_pyramids})",
                 )
             self.ladder(levels, join(path, key), max_legs)
 
@@ -202,8 +207,7 @@ def _grid(c: Checker, g: GridStrategyConfig) -> None:
     c.between("grid_strategy.max_pyramids_per_group", g.max_pyramids_per_group, 1, 10)
     c.between("grid_strategy.max_dca_per_pyramid", g.max_dca_per_pyramid, 1, 10)
     _grid_values(c, "grid_strategy", g.tp_percent, g.capital_per_pyramid_usd, g.cancel_dca_beyond_percent)
-    max_legs = g.max_dca_per_pyramid if c.ok("grid_strategy.max_dca_per_pyramid") else None
-    c.ladder(g.dca_levels, "grid_strategy.dca_levels", max_legs)
+    c.ladder(g.dca_levels, "grid_strategy.dca_levels", c.limit(g, "max_dca_per_pyramid"))
     c.pyramid_ladders(g.pyramid_specific_levels, "grid_strategy.pyramid_specific_levels", g)
     overrides = c.get("grid_strategy.overrides", g.overrides)
     for key, override in overrides.items():
@@ -233,8 +237,7 @@ def _override(c: Checker, path: str, key: str, o: GridOverride, g: GridStrategyC
     ):
         c.always(path, 'key must look like "<exchange>:<SYMBOL>:<minutes or *>", e.g. "binance:BTCUSDT:60"')
     _grid_values(c, path, o.tp_percent, o.capital_per_pyramid_usd, o.cancel_dca_beyond_percent)
-    max_legs = g.max_dca_per_pyramid if c.ok("grid_strategy.max_dca_per_pyramid") else None
-    c.ladder(o.dca_levels, join(path, "dca_levels"), max_legs)
+    c.ladder(o.dca_levels, join(path, "dca_levels"), c.limit(g, "max_dca_per_pyramid"))
     c.pyramid_ladders(o.pyramid_specific_levels, join(path, "pyramid_specific_levels"), g)
 
 
