@@ -42,11 +42,9 @@ def canonical_section_names(text: str) -> str:
     return text
 
 
-def _loads(text: str) -> dict | None:
-    try:
-        return tomllib.loads(text, parse_float=Decimal)
-    except tomllib.TOMLDecodeError:
-        return None
+def _loads(text: str) -> dict:
+    # only ever called on text derived from valid TOML by edits that keep it valid
+    return tomllib.loads(text, parse_float=Decimal)
 
 
 def _merge_alias(text: str, alias: str, canonical: str) -> str:
@@ -133,8 +131,6 @@ def to_item(value: Any) -> Any:
     """A tomlkit item for a Python value; Decimals keep their exact digits."""
     if isinstance(value, msgspec.Struct):
         value = {f: getattr(value, f) for f in value.__struct_fields__ if getattr(value, f) is not None}
-    if isinstance(value, bool):
-        return tomlkit.item(value)
     if isinstance(value, Decimal):
         if not value.is_finite():
             raise ValueError(f"not a finite number: {value}")

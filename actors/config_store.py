@@ -186,7 +186,7 @@ def _writable_dir_problem(path: Path) -> str | None:
         parent = parent.parent
     if parent.is_dir() and os.access(parent, os.W_OK | os.X_OK):
         return None
-    return f"{path} does not exist and cannot be created ({parent} is not writable)"
+    return f"{path} does not exist and cannot be created ({parent} is not a writable directory)"
 
 
 def _markets_file_problem(path: Path) -> str | None:

@@ -41,9 +41,9 @@ class SecretsError(Exception):
     """A secret operation that cannot succeed; the message says what to do."""
 
 
-def read_machine_id() -> str:
+def read_machine_id(candidates: tuple[Path, ...] = _MACHINE_ID_FILES) -> str:
     """``/etc/machine-id``, else the D-Bus copy, else the host name."""
-    for candidate in _MACHINE_ID_FILES:
+    for candidate in candidates:
         try:
             value = candidate.read_text().strip()
         except OSError:

@@ -83,6 +83,7 @@ def test_integers_accepted_for_decimals_and_floats_are_exact():
         ("[app]\nquote_currencies = [1]", ("app.quote_currencies[0]", "expected str, got int")),
         ("app = 5", ("app", "expected table, got int")),
         ("[app]\nmode = 2020-01-01", ("app.mode", "expected str, got datetime")),
+        ("[app]\nmode = {a = 1}", ("app.mode", "expected str, got table")),
         ("[exchange.paper]\ncsv_files = []", ("exchange.paper.csv_files", "expected table, got array")),
         ("[exchange.paper.start_balances]\nBTC = \"1\"", ("exchange.paper.start_balances.BTC", "expected number, got str")),
         ("[app]\ncolour = 1", ("app.colour", "unknown key")),
