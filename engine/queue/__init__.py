@@ -40,7 +40,6 @@ from engine.queue.ranking import (
     PRIORITY_NAMES,
     KeyState,
     RankedEntry,
-    expected_profit,
     is_continuation,
     loss_percent,
     rank,
@@ -53,6 +52,6 @@ __all__ = [
     "KeyState", "PoolView", "Promotion", "PromotionPlan", "QueueEntry", "QueueEvent",
     "QueueFullRejected", "QueueReason", "QueueState", "QueueStep", "QueuedSignal", "RankedEntry",
     "Skipped", "Stopped", "apply_plan", "blocking_reason", "drop_on_exit", "enqueue",
-    "expected_profit", "find", "is_continuation", "loss_percent", "plan_promotion", "promote_one",
+    "find", "is_continuation", "loss_percent", "plan_promotion", "promote_one",
     "rank", "remove", "slots_for", "validate_priority", "without",
 ]

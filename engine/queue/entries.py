@@ -4,13 +4,13 @@ Every operation takes a ``QueueState`` and returns a ``QueueStep``: the new stat
 to journal and log. Nothing here reads a clock: ``now_ms`` is a parameter.
 """
 
-from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from typing import Literal
 
 import msgspec
 
 from engine.errors import InvalidInput
+from engine.signals import candle_index
 from engine.types import Side
 
 QueueReason = Literal[
@@ -25,8 +25,8 @@ Key = tuple[str, str, int]  # (exchange, symbol, timeframe)
 class QueuedSignal(msgspec.Struct, frozen=True, kw_only=True, tag=True):
     """The part of an entry signal the queue stores (payload already stripped of its secret).
 
-    ``expected_profit`` (SPEC 6.3) and ``entry_legs`` (for ``count_dca_toward_pool``) are computed by
-    the caller from the ladder the signal would open, with the signal's own reference price.
+    ``expected_profit`` (SPEC 6.3) and ``entry_legs`` (for ``count_dca_toward_pool``) are computed
+    by the caller from the ladder the signal would open, with the signal's own reference price.
     """
 
     exchange: str
@@ -137,26 +137,6 @@ class QueueStep(msgspec.Struct, frozen=True, kw_only=True, tag=True):
     events: tuple[QueueEvent, ...]
 
 
-# ---- candles: the same-candle rule of SPEC 2.6 ----
-# engine/signals.py (helper A) owns ``candle_index``; it did not exist when this module was
-# written, so the rule is restated here privately and pinned by the D14 numbers in the tests.
-
-_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
-_MONDAY_OFFSET_S = 345600  # 1970-01-05 00:00 UTC
-
-
-def _candle_index(timestamp_ms: int, tf: int) -> int:
-    if tf < 1:
-        raise InvalidInput("timeframe", f"must be >= 1 minute, got {tf}")
-    seconds = timestamp_ms // 1000
-    if tf % 43200 == 0:
-        t = _EPOCH + timedelta(seconds=seconds)
-        return ((t.year - 1970) * 12 + t.month - 1) // (tf // 43200)
-    if tf % 10080 == 0:
-        return (seconds - _MONDAY_OFFSET_S) // (tf * 60)
-    return seconds // (tf * 60)
-
-
 # ---- operations ----
 
 
@@ -244,13 +224,15 @@ def _same_side(
     now_ms: int,
     replace: bool,
 ) -> QueueStep:
-    new_candle = _candle_index(signal.signal_timestamp_ms, signal.timeframe)
-    old_candle = _candle_index(old.signal_timestamp_ms, signal.timeframe)
+    # the same-candle duplicate rule of 2.6 applies to queued entries too (A44)
+    new_candle = candle_index(signal.signal_timestamp_ms, signal.timeframe)
+    old_candle = candle_index(old.signal_timestamp_ms, signal.timeframe)
     if new_candle <= old_candle:
-        why: Literal["same_candle", "stale"] = "same_candle" if new_candle == old_candle else "stale"
+        why: Literal["same_candle", "stale"] = "stale" if new_candle < old_candle else "same_candle"
         return QueueStep(state=state, events=(DuplicateIgnored(entry_id=old.id, why=why),))
     if not replace:
-        return QueueStep(state=state, events=(DuplicateIgnored(entry_id=old.id, why="replace_disabled"),))
+        ignored = DuplicateIgnored(entry_id=old.id, why="replace_disabled")
+        return QueueStep(state=state, events=(ignored,))
     # the FIFO position (queued_at) is kept; everything the newer signal says is overwritten
     new = msgspec.structs.replace(
         old,

@@ -1,4 +1,7 @@
-"""Queue ranking by `waiting_rule.selection_priority` (SPEC 6.3, A18, A46, A49, D6, D13).
+"""Queue ranking by `waiting_rule.selection_priority` (SPEC 6.3, A18, A46, A49, D6).
+
+Expected profit (D13) is computed when the signal is queued, with ``engine.ladder.expected_profit``
+over the ladder it would open, and stored on the entry.
 
 The configured rules are applied lexicographically, then ``fifo`` (always last, even if omitted),
 then the entry id. Ids are unique, so the order is strict and total.
@@ -12,7 +15,7 @@ import msgspec
 from engine.decimals import HUNDRED, cents
 from engine.errors import InvalidInput
 from engine.queue.entries import Key, QueueEntry
-from engine.types import Level, Side
+from engine.types import Side
 
 PRIORITY_NAMES: tuple[str, ...] = (
     "pyramid_continuation",
@@ -61,14 +64,6 @@ def loss_percent(side: Side, reference_price: Decimal, price: Decimal) -> Decima
         raise InvalidInput("reference_price", f"must be > 0, got {reference_price}")
     move = price - reference_price if side == "long" else reference_price - price
     return cents(move / reference_price * HUNDRED)
-
-
-def expected_profit(notional: Decimal, levels: Iterable[Level]) -> Decimal:
-    """``Σ N × w/100 × t/100`` over the ladder the signal would open (SPEC 6.3, D13)."""
-    return sum(
-        (notional * lv.weight_percent / HUNDRED * lv.tp_percent / HUNDRED for lv in levels),
-        Decimal(0),
-    )
 
 
 def is_continuation(entry: QueueEntry, live_groups: Mapping[Key, KeyState]) -> bool:

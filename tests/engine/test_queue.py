@@ -22,7 +22,7 @@ from engine.queue import (
     find,
     remove,
 )
-from engine.queue.entries import _candle_index
+from engine.signals import candle_index
 
 
 def ms(text: str) -> int:
@@ -66,12 +66,12 @@ def put(state, s, *, reason="pool_full", now=0, live=None, replace=True, limit=0
     ],
 )
 def test_candle_index_d14(ts, tf, index):
-    assert _candle_index(ms(ts), tf) == index
+    assert candle_index(ms(ts), tf) == index
 
 
 def test_candle_index_refuses_zero_timeframe():
     with pytest.raises(InvalidInput) as exc:
-        _candle_index(0, 0)
+        candle_index(0, 0)
     assert exc.value.field == "timeframe"
 
 
@@ -91,7 +91,8 @@ def test_v11_replaced_four_times_keeps_queued_at():
         [("12:16:00", "1990"), ("12:31:00", "1980"), ("12:46:00", "1975"), ("13:01:00", "1970")],
         start=1,
     ):
-        step = put(state, sig(ts=f"2025-11-10T{ts}", ref=ref, ep="7"), now=1000 + i, reason="engine_paused")
+        step = put(state, sig(ts=f"2025-11-10T{ts}", ref=ref, ep="7"), now=1000 + i,
+                   reason="engine_paused")
         assert isinstance(step.events[0], EntryReplaced)
         state = step.state
     (e,) = state.entries

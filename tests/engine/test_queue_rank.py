@@ -12,11 +12,11 @@ from engine.queue import (
     PRIORITY_NAMES,
     KeyState,
     QueueEntry,
-    expected_profit,
     loss_percent,
     rank,
     validate_priority,
 )
+from engine.ladder import expected_profit
 from engine.types import Level
 
 DEFAULT = list(PRIORITY_NAMES)
