@@ -156,7 +156,8 @@ def cmd_secrets_list(args: argparse.Namespace) -> int:
         masked = secrets.list_masked()
         for name in SECRET_KEYS:
             if name in masked:
-                print(f"{name} = {masked[name]}  ({'environment' if secrets.source(name) == 'env' else 'file'})")
+                origin = "environment" if secrets.source(name) == "env" else "file"
+                print(f"{name} = {masked[name]}  ({origin})")
             else:
                 print(f"{name}: not set")
         return EXIT_OK

@@ -49,8 +49,8 @@ def default_config() -> Config:
 
 
 __all__ = [
-    "ALIASES", "DEFAULT_TOML", "REDACTED", "SECRET_ENV", "SECRET_KEYS", "AppConfig", "Config", "ConfigInvalid",
-    "Effect", "ExchangeConfig", "ExecutionPoolConfig", "FallbackRules", "GridOverride",
+    "ALIASES", "DEFAULT_TOML", "REDACTED", "SECRET_ENV", "SECRET_KEYS", "AppConfig", "Config",
+    "ConfigInvalid", "Effect", "ExchangeConfig", "ExecutionPoolConfig", "FallbackRules", "GridOverride",
     "GridStrategyConfig", "LoggingConfig", "NotToml", "PackagingConfig", "PaperConfig",
     "PrecisionConfig", "PrecisionOverride", "Problem", "RiskEngineConfig", "SecurityConfig",
     "UiConfig", "WaitingRuleConfig", "default_config", "diff_texts", "effect_of", "flatten",

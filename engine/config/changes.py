@@ -83,7 +83,5 @@ def identity_problems(changed: Iterable[str], *, anything_open: bool) -> list[Pr
     """Apply refusals for exchange identity changes while groups are open or the queue is not empty."""
     if not anything_open:
         return []
-    return [
-        Problem(path=k, message="cannot change the exchange while groups are open or the queue is not empty")
-        for k in refused_while_open(changed)
-    ]
+    message = "cannot change the exchange while groups are open or the queue is not empty"
+    return [Problem(path=k, message=message) for k in refused_while_open(changed)]

@@ -16,39 +16,34 @@ def secret_problems(cfg: Config, secrets: Mapping[str, str | None]) -> list[Prob
 
     def need(name: str, why: str) -> None:
         if not secrets.get(name):
-            message = (f"missing secret: required {why} "
-                       f"(engine secrets set {name}, or set {SECRET_ENV[name]})")
-            problems.append(Problem(path=name, message=message))
+            how = f"engine secrets set {name}, or set {SECRET_ENV[name]}"
+            problems.append(Problem(path=name, message=f"missing secret: required {why} ({how})"))
 
-    if cfg.exchange.name != "paper":
-        need("exchange.api_key", f"for exchange {cfg.exchange.name!r}")
-        need("exchange.api_secret", f"for exchange {cfg.exchange.name!r}")
-    if cfg.exchange.name in _PASSPHRASE_EXCHANGES:
-        need("exchange.passphrase", f"for exchange {cfg.exchange.name!r}")
+    exchange = cfg.exchange.name
+    if exchange != "paper":
+        need("exchange.api_key", f"for exchange {exchange!r}")
+        need("exchange.api_secret", f"for exchange {exchange!r}")
+    if exchange in _PASSPHRASE_EXCHANGES:
+        need("exchange.passphrase", f"for exchange {exchange!r}")
     if cfg.security.webhook_signature_validation:
-        secret = secrets.get("security.webhook_secret")
         need("security.webhook_secret", "when security.webhook_signature_validation is on")
+        secret = secrets.get("security.webhook_secret")
         if secret and len(secret) < MIN_WEBHOOK_SECRET:
-            problems.append(Problem(path="security.webhook_secret",
-                                    message=f"must be at least {MIN_WEBHOOK_SECRET} characters, "
-                                    f"got {len(secret)}"))
+            message = f"must be at least {MIN_WEBHOOK_SECRET} characters, got {len(secret)}"
+            problems.append(Problem(path="security.webhook_secret", message=message))
     return problems
 
 
 def warnings(cfg: Config) -> list[Problem]:
     """Valid but risky settings, reported by check-config and logged at start."""
-    out: list[Problem] = []
-    if not cfg.security.webhook_signature_validation:
-        out.append(Problem(path="security.webhook_signature_validation",
-                           message="webhook secret validation is off: anyone who can reach the "
-                           "webhook can trade"))
-    if not cfg.security.store_secrets_encrypted:
-        out.append(Problem(path="security.store_secrets_encrypted",
-                           message="secrets are stored unencrypted (plain TOML, mode 0600)"))
-    if cfg.packaging.auto_update:
-        out.append(Problem(path="packaging.auto_update",
-                           message="ignored: the engine never updates itself"))
-    if cfg.exchange.name != "paper" and not cfg.exchange.testnet:
-        out.append(Problem(path="exchange.testnet",
-                           message=f"trading with real money on {cfg.exchange.name}"))
-    return out
+    found = [
+        ("security.webhook_signature_validation", not cfg.security.webhook_signature_validation,
+         "webhook secret validation is off: anyone who can reach the webhook can trade"),
+        ("security.store_secrets_encrypted", not cfg.security.store_secrets_encrypted,
+         "secrets are stored unencrypted (plain TOML, mode 0600)"),
+        ("packaging.auto_update", cfg.packaging.auto_update,
+         "ignored: the engine never updates itself"),
+        ("exchange.testnet", cfg.exchange.name != "paper" and not cfg.exchange.testnet,
+         f"trading with real money on {cfg.exchange.name}"),
+    ]
+    return [Problem(path=path, message=message) for path, on, message in found if on]

@@ -24,6 +24,8 @@ from engine.config.model import (
 _TOLERANCE = Decimal("0.01")
 _SYMBOL = re.compile(r"^[A-Za-z0-9]+$")
 _PYRAMID_KEY = re.compile(r"^[0-9]$")
+_GRID_KEY_MESSAGE = 'key must look like "<exchange>:<SYMBOL>:<minutes or *>", e.g. "binance:BTCUSDT:60"'
+_PRECISION_KEY_MESSAGE = 'key must look like "<exchange>:<SYMBOL>", e.g. "binance:BTCUSDT"'
 
 
 def _related(a: str, b: str) -> bool:
@@ -71,7 +73,8 @@ class Checker:
         return self.partial.get(path, value)
 
     def ladder(self, levels: Ladder | None, path: str, max_legs: int | None) -> None:
-        """SPEC 3.4: 1..max legs, weights > 0 summing to 100 ± 0.01, tp > 0, −100 < gap ≤ 0 falling."""
+        """SPEC 3.4: 1..max legs; weights > 0 summing to 100 ± 0.01; tp > 0; gaps in (−100, 0],
+        non-increasing."""
         levels = self.get(path, levels)
         if levels is None or levels is BAD:
             return
@@ -200,13 +203,16 @@ def _pool_queue_risk(c: Checker, cfg: Config) -> None:
     c.between("risk_engine.offset_slippage_percent", r.offset_slippage_percent, 0, 5)
     c.between("risk_engine.evaluate_interval_sec", r.evaluate_interval_sec, 1, 3600)
     if not 0 < r.max_slippage_percent < 100:
-        c.add("risk_engine.max_slippage_percent", f"must satisfy 0 < x < 100, got {r.max_slippage_percent}")
+        message = f"must satisfy 0 < x < 100, got {r.max_slippage_percent}"
+        c.add("risk_engine.max_slippage_percent", message)
 
 
 def _grid(c: Checker, g: GridStrategyConfig) -> None:
     c.between("grid_strategy.max_pyramids_per_group", g.max_pyramids_per_group, 1, 10)
     c.between("grid_strategy.max_dca_per_pyramid", g.max_dca_per_pyramid, 1, 10)
-    _grid_values(c, "grid_strategy", g.tp_percent, g.capital_per_pyramid_usd, g.cancel_dca_beyond_percent)
+    _grid_values(
+        c, "grid_strategy", g.tp_percent, g.capital_per_pyramid_usd, g.cancel_dca_beyond_percent
+    )
     c.ladder(g.dca_levels, "grid_strategy.dca_levels", c.limit(g, "max_dca_per_pyramid"))
     c.pyramid_ladders(g.pyramid_specific_levels, "grid_strategy.pyramid_specific_levels", g)
     overrides = c.get("grid_strategy.overrides", g.overrides)
@@ -235,7 +241,7 @@ def _override(c: Checker, path: str, key: str, o: GridOverride, g: GridStrategyC
         or not _SYMBOL.match(parts[1])
         or not (parts[2] == "*" or (parts[2].isdigit() and int(parts[2]) > 0))
     ):
-        c.always(path, 'key must look like "<exchange>:<SYMBOL>:<minutes or *>", e.g. "binance:BTCUSDT:60"')
+        c.always(path, _GRID_KEY_MESSAGE)
     _grid_values(c, path, o.tp_percent, o.capital_per_pyramid_usd, o.cancel_dca_beyond_percent)
     c.ladder(o.dca_levels, join(path, "dca_levels"), c.limit(g, "max_dca_per_pyramid"))
     c.pyramid_ladders(o.pyramid_specific_levels, join(path, "pyramid_specific_levels"), g)
@@ -261,7 +267,7 @@ def _precision(c: Checker, cfg: Config) -> None:
     for key in overrides:
         parts = key.split(":")
         if len(parts) != 2 or parts[0].lower() not in EXCHANGE_NAMES or not _SYMBOL.match(parts[1]):
-            c.always(join("precision.overrides", key), 'key must look like "<exchange>:<SYMBOL>", e.g. "binance:BTCUSDT"')
+            c.always(join("precision.overrides", key), _PRECISION_KEY_MESSAGE)
     _no_case_duplicates(c, "precision.overrides", overrides)
 
 
@@ -273,7 +279,8 @@ def _logging_security_ui(c: Checker, cfg: Config) -> None:
         try:
             ipaddress.ip_network(entry, strict=False)
         except ValueError:
-            c.add(join("security.webhook_ip_allowlist", i), f"not an IP address or CIDR range: {entry!r}")
+            message = f"not an IP address or CIDR range: {entry!r}"
+            c.add(join("security.webhook_ip_allowlist", i), message)
     c.not_empty("security.secrets_file", s.secrets_file)
     if s.secrets_file.startswith(("/", "\\")) or re.match(r"^[A-Za-z]:", s.secrets_file):
         c.add("security.secrets_file", "must be a path relative to app.data_dir")
