@@ -139,12 +139,31 @@ def _leg(
     )
 
 
-def _zero_price_problems(legs: Sequence[PlannedLeg]) -> list[PrecisionProblem]:
-    return [
+def _ladder_problems(
+    rules: MarketRules,
+    legs: Sequence[PlannedLeg],
+    *,
+    side: Side,
+    current_price: Decimal | None,
+    enforce: Enforcement,
+    open_orders: int = 0,
+) -> list[PrecisionProblem]:
+    """Precision problems of the legs; a price that rounds to 0 (reference below one tick)
+    is reported as such instead of being checked as an order."""
+    zero = [
         PrecisionProblem(rule="min_price", message="price rounds to 0", value=ZERO, leg=leg.index)
         for leg in legs
         if leg.price <= 0
     ]
+    priced = [leg for leg in legs if leg.price > 0]
+    return zero + validate_ladder(
+        rules,
+        priced,
+        side=entry_order_side(side),
+        current_price=current_price,
+        enforce=enforce,
+        open_orders=open_orders + len(zero),
+    )
 
 
 def _check_inputs(side: str, reference: Decimal, notional: Decimal, rules: MarketRules) -> None:
@@ -196,13 +215,8 @@ def plan_pyramid(
         )
         for i, lv in enumerate(levels)
     )
-    problems = _zero_price_problems(legs) + validate_ladder(
-        rules,
-        legs,
-        side=entry_order_side(side),
-        current_price=current_price,
-        enforce=enforce,
-        open_orders=open_orders,
+    problems = _ladder_problems(
+        rules, legs, side=side, current_price=current_price, enforce=enforce, open_orders=open_orders
     )
     if problems:
         failed = sorted({p.leg for p in problems if p.leg is not None})
@@ -244,12 +258,8 @@ def reanchor_legs(
             notional=plan.notional,
             enforce=enforce,
         )
-        problems = _zero_price_problems([leg]) + validate_ladder(
-            rules,
-            [leg],
-            side=entry_order_side(plan.side),
-            current_price=current_price,
-            enforce=enforce,
+        problems = _ladder_problems(
+            rules, [leg], side=plan.side, current_price=current_price, enforce=enforce
         )
         if problems:
             skipped += problems
