@@ -1,0 +1,188 @@
+"""The shape of the code (ARCHITECTURE.md), checked by walking the syntax trees.
+
+- engine/ decides: standard library (minus clocks, randomness, threads, sockets, files, OS and
+  logging) + msgspec only; no ``async``; no ``open()``, ``print()``, ``datetime.now()``-style
+  clock reads.
+- web/ talks to the engine through ``actors.handle`` only (plus the exchange port's types).
+- actors/ never imports web/ or ops/.
+- every file stays small; every message is frozen, keyword-only and tagged; every actor module
+  says what it owns, receives, sends and how it fails.
+"""
+
+import ast
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+PACKAGES = ("engine", "actors", "web", "ops", "tests")
+MAX_LINES = 400
+# Files allowed past MAX_LINES, each with the reason it cannot be split sensibly.
+LONG_FILE_ALLOWLIST: dict[str, str] = {}
+
+ENGINE_FORBIDDEN_STDLIB = {
+    "time", "random", "secrets", "uuid", "sqlite3", "socket", "ssl", "select", "selectors",
+    "signal", "threading", "multiprocessing", "concurrent", "asyncio", "subprocess", "os",
+    "pathlib", "shutil", "tempfile", "glob", "io", "urllib", "http", "logging", "importlib",
+}
+ENGINE_ALLOWED_THIRD_PARTY = {"msgspec", "engine"}
+ENGINE_FORBIDDEN_CALLS = {"open", "print", "input", "eval", "exec", "__import__", "breakpoint"}
+CLOCK_READS = {"now", "utcnow", "today", "time", "monotonic", "perf_counter", "time_ns"}
+WEB_ALLOWED_ACTORS = {"actors.handle", "actors.exchange.port"}
+# Structs living in a messages.py that are not messages, with the reason.
+NOT_MESSAGES = {
+    ("engine/group/messages.py", "Step"): "the reducer's return value, never sent on a channel",
+}
+# actors/ modules that hold no actor: pure type/contract modules.
+ACTOR_DOCSTRING_EXEMPT = {
+    "actors/exchange/port.py": "the exchange port: a Protocol and value types, no task",
+}
+DOCSTRING_WORDS = ("Owns", "Receives", "Sends", "Fails")
+
+
+def _files(*packages: str) -> list[Path]:
+    return sorted(p for pkg in packages for p in (ROOT / pkg).rglob("*.py")
+                  if "__pycache__" not in p.parts)
+
+
+def _rel(path: Path) -> str:
+    return path.relative_to(ROOT).as_posix()
+
+
+def _tree(path: Path) -> ast.Module:
+    return ast.parse(path.read_text(encoding="utf-8"), filename=str(path))
+
+
+def _imports(tree: ast.Module) -> list[tuple[int, str]]:
+    """Absolute module names imported anywhere in the file (function bodies included)."""
+    found = []
+    for node in ast.walk(tree):
+        if isinstance(node, ast.Import):
+            found += [(node.lineno, alias.name) for alias in node.names]
+        elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+            found.append((node.lineno, node.module))
+            # ``from actors import store`` imports the submodule ``actors.store``
+            found += [(node.lineno, f"{node.module}.{alias.name}") for alias in node.names]
+    return found
+
+
+def test_engine_imports_only_stdlib_and_msgspec():
+    problems = []
+    for path in _files("engine"):
+        for line, name in _imports(_tree(path)):
+            top = name.split(".")[0]
+            stdlib = top in sys.stdlib_module_names
+            if (stdlib and top in ENGINE_FORBIDDEN_STDLIB) or (
+                    not stdlib and top not in ENGINE_ALLOWED_THIRD_PARTY):
+                problems.append(f"{_rel(path)}:{line} imports {name}")
+    assert problems == []
+
+
+def test_engine_has_no_async_io_or_clock_reads():
+    problems = []
+    for path in _files("engine"):
+        for node in ast.walk(_tree(path)):
+            where = f"{_rel(path)}:{getattr(node, 'lineno', '?')}"
+            if isinstance(node, (ast.AsyncFunctionDef, ast.Await, ast.AsyncFor, ast.AsyncWith)):
+                problems.append(f"{where} uses async")
+            elif isinstance(node, ast.Call):
+                func = node.func
+                if isinstance(func, ast.Name) and func.id in ENGINE_FORBIDDEN_CALLS:
+                    problems.append(f"{where} calls {func.id}()")
+                elif isinstance(func, ast.Attribute) and func.attr in CLOCK_READS:
+                    problems.append(f"{where} reads the clock: .{func.attr}()")
+    assert problems == []
+
+
+def test_web_talks_to_actors_through_the_handle_only():
+    problems = []
+    for path in _files("web"):
+        for line, name in _imports(_tree(path)):
+            top = name.split(".")[0]
+            if top == "actors" and not any(name == a or name.startswith(a + ".")
+                                           for a in WEB_ALLOWED_ACTORS):
+                # ``from actors import handle`` yields both "actors" and "actors.handle"
+                if name != "actors":
+                    problems.append(f"{_rel(path)}:{line} imports {name}")
+            elif top in ("ops", "sqlite3", "sqlite_utils", "ccxt"):
+                problems.append(f"{_rel(path)}:{line} imports {name}")
+    assert problems == []
+
+
+def test_actors_do_not_import_web_or_ops():
+    problems = [f"{_rel(path)}:{line} imports {name}"
+                for path in _files("actors") for line, name in _imports(_tree(path))
+                if name.split(".")[0] in ("web", "ops")]
+    # the root serves the web app: the one sanctioned edge from actors/ to web/
+    problems = [p for p in problems if not (p.startswith("actors/root.py:")
+                                            and p.split(" imports ")[1].startswith("web.app"))]
+    assert problems == []
+
+
+def test_files_stay_small():
+    too_long = []
+    for path in _files(*PACKAGES):
+        lines = sum(1 for line in path.read_text(encoding="utf-8").splitlines() if line.strip())
+        if lines > MAX_LINES and _rel(path) not in LONG_FILE_ALLOWLIST:
+            too_long.append(f"{_rel(path)}: {lines} non-empty lines")
+    assert too_long == []
+
+
+def _keywords(node: ast.ClassDef) -> dict[str, object]:
+    return {k.arg: (k.value.value if isinstance(k.value, ast.Constant) else None)
+            for k in node.keywords if k.arg}
+
+
+def _is_struct_base(base: ast.expr, local_structs: set[str]) -> bool:
+    if isinstance(base, ast.Attribute):
+        return base.attr == "Struct" and isinstance(base.value, ast.Name) \
+            and base.value.id == "msgspec"
+    return isinstance(base, ast.Name) and (base.id == "Struct" or base.id in local_structs)
+
+
+def _annotation_names(node: ast.ClassDef) -> set[str]:
+    return {n.id for stmt in node.body if isinstance(stmt, ast.AnnAssign)
+            for n in ast.walk(stmt.annotation) if isinstance(n, ast.Name)}
+
+
+def test_messages_are_frozen_keyword_only_and_tagged():
+    """Every Struct in a messages.py is frozen and keyword-only; every one that is not merely a
+    payload value inside another message of the same file (a field type there) is tagged."""
+    files = [p for p in _files("engine") if p.name == "messages.py"]
+    problems = []
+    for path in files:
+        local: set[str] = set()
+        classes = [n for n in _tree(path).body if isinstance(n, ast.ClassDef)]
+        structs = []
+        for node in classes:
+            if any(_is_struct_base(b, local) for b in node.bases):
+                local.add(node.name)
+                structs.append(node)
+        payloads = set().union(*(_annotation_names(n) for n in structs)) & local
+        for node in structs:
+            keywords = _keywords(node)
+            wanted = ["frozen", "kw_only"]
+            if node.name not in payloads and (_rel(path), node.name) not in NOT_MESSAGES:
+                wanted.append("tag")
+            missing = [k for k in wanted if keywords.get(k) is not True]
+            if missing:
+                problems.append(f"{_rel(path)}:{node.lineno} {node.name} lacks "
+                                + ", ".join(f"{k}=True" for k in missing))
+    assert problems == []
+
+
+@pytest.mark.parametrize("path", [p for p in _files("actors") if p.name != "__init__.py"],
+                         ids=_rel)
+def test_actor_modules_state_owns_receives_sends_fails(path: Path):
+    if _rel(path) in ACTOR_DOCSTRING_EXEMPT:
+        return
+    doc = ast.get_docstring(_tree(path)) or ""
+    missing = [w for w in DOCSTRING_WORDS if w not in doc]
+    assert missing == [], f"{_rel(path)} docstring lacks {', '.join(missing)}"
+
+
+def test_allowlists_name_existing_files():
+    # an allowlist entry outliving its file would silently widen the rules
+    for rel in [*LONG_FILE_ALLOWLIST, *ACTOR_DOCSTRING_EXEMPT, *(f for f, _ in NOT_MESSAGES)]:
+        assert (ROOT / rel).exists(), rel
