@@ -34,9 +34,12 @@ WEB_ALLOWED_ACTORS = {"actors.handle", "actors.exchange.port"}
 NOT_MESSAGES = {
     ("engine/group/messages.py", "Step"): "the reducer's return value, never sent on a channel",
 }
-# actors/ modules that hold no actor: pure type/contract modules.
+# actors/ modules that hold no actor and no state: contracts and pure translation helpers.
 ACTOR_DOCSTRING_EXEMPT = {
     "actors/exchange/port.py": "the exchange port: a Protocol and value types, no task",
+    "actors/exchange/ccxt_convert.py": "pure functions: ccxt dicts -> port value types",
+    "actors/exchange/ccxt_errors.py": "pure functions: ccxt exceptions -> port errors",
+    "actors/exchange/ccxt_markets.py": "pure functions: ccxt markets -> MarketRules",
 }
 DOCSTRING_WORDS = ("Owns", "Receives", "Sends", "Fails")
 
