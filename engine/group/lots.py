@@ -40,14 +40,15 @@ def book_entry_fill(d: Draft, key: tuple[int, int], t: TradeFilled) -> Leg:
     # a long buys the base asset: a base fee is taken out of what it receives (SPEC 9.1)
     base_fee = t.fee if t.fee_asset == d.ctx.rules.base and d.s.side == "long" else ZERO
     filled = leg.filled_qty + t.qty
-    vwap = (leg.fill_vwap * leg.filled_qty + t.price * t.qty) / filled
+    cost = leg.fill_cost + t.price * t.qty
+    vwap = cost / filled
     holdings = leg.open_qty + leg.dust_qty + t.qty - base_fee
     open_qty = round_qty(d.ctx.rules, holdings) if holdings > 0 else ZERO
     state = "partially_filled" if leg.entry_state in ("pending", "open") else leg.entry_state
     # a fill racing the TP that closed the lot makes a new lot: it needs a TP again
     tp_state = "none" if leg.tp_state == "hit" and open_qty > 0 else leg.tp_state
     leg = d.put_leg(
-        leg, filled_qty=filled, fill_vwap=vwap, base_fee_qty=leg.base_fee_qty + base_fee,
+        leg, filled_qty=filled, fill_vwap=vwap, fill_cost=cost, base_fee_qty=leg.base_fee_qty + base_fee,
         open_qty=open_qty, dust_qty=holdings - open_qty, entry_state=state,
         last_fill_ms=t.ts_ms, tp_blocked=False, tp_state=tp_state,
     )

@@ -86,6 +86,7 @@ class Leg(msgspec.Struct, frozen=True, kw_only=True):
     entry_attempt: int = 0  # attempt of the current/last entry order
     filled_qty: Decimal = ZERO  # gross entry quantity traded
     fill_vwap: Decimal = ZERO
+    fill_cost: Decimal = ZERO  # Σ price × qty, exact: the VWAP does not depend on the split
     base_fee_qty: Decimal = ZERO
     open_qty: Decimal = ZERO  # the lot (on the step)
     dust_qty: Decimal = ZERO  # this leg's share of the group's dust (SPEC 4.8)
