@@ -1,4 +1,4 @@
-"""Start-up reconciliation as a pure diff (SPEC 8.5): our records × the exchange's view → actions.
+"""Start-up reconciliation as a pure diff (SPEC 8.5): our records × the exchange → actions.
 
 Two passes, because whether a never-sent order is still wanted depends on the fills found:
 1. ``missed_fills`` — the exchange's trades of our orders not booked yet, oldest first; the

@@ -43,7 +43,8 @@ def validate_plan(plan: PyramidPlan, market_dca0: bool) -> None:
     for i, leg in enumerate(plan.legs):
         for name in ("price", "qty", "tp_percent"):
             if getattr(leg, name) <= 0:
-                raise InvalidInput(f"plan.legs[{i}].{name}", f"must be > 0, got {getattr(leg, name)}")
+                value = getattr(leg, name)
+                raise InvalidInput(f"plan.legs[{i}].{name}", f"must be > 0, got {value}")
 
 
 def place_pyramid(d: Draft, plan: PyramidPlan) -> None:

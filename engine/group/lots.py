@@ -48,7 +48,8 @@ def book_entry_fill(d: Draft, key: tuple[int, int], t: TradeFilled) -> Leg:
     # a fill racing the TP that closed the lot makes a new lot: it needs a TP again
     tp_state = "none" if leg.tp_state == "hit" and open_qty > 0 else leg.tp_state
     leg = d.put_leg(
-        leg, filled_qty=filled, fill_vwap=vwap, fill_cost=cost, base_fee_qty=leg.base_fee_qty + base_fee,
+        leg, filled_qty=filled, fill_vwap=vwap, fill_cost=cost,
+        base_fee_qty=leg.base_fee_qty + base_fee,
         open_qty=open_qty, dust_qty=holdings - open_qty, entry_state=state,
         last_fill_ms=t.ts_ms, tp_blocked=False, tp_state=tp_state,
     )

@@ -128,8 +128,8 @@ def _done(d: Draft, p: PartialClose) -> None:
     for a in p.allocations:
         leg = d.leg((a.pyramid, a.leg))
         if leg.open_qty == 0 and leg.filled_qty > 0 and leg.tp_state != "hit":
-            d.put_leg(leg, closed_otherwise=True,
-                      tp_state="cancelled" if leg.tp_state != "external_cancel" else "external_cancel")
+            keep = leg.tp_state == "external_cancel"
+            d.put_leg(leg, closed_otherwise=True, tp_state=leg.tp_state if keep else "cancelled")
     d.set(partial=None)
     d.event(PartialCloseDone(
         purpose=p.purpose, request_id=p.request_id,

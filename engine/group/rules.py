@@ -27,7 +27,8 @@ def away(side: Side, price: Decimal, percent: Decimal) -> Decimal:
     return price * factor
 
 
-def leg_tp_price(rules: MarketRules, side: Side, fill_vwap: Decimal, tp_percent: Decimal) -> Decimal:
+def leg_tp_price(rules: MarketRules, side: Side, fill_vwap: Decimal,
+                 tp_percent: Decimal) -> Decimal:
     """SPEC 3.5: ``round_tick(f × (1 ± t/100))``, measured from the leg's own fill VWAP."""
     return round_price(rules, away(side, fill_vwap, tp_percent))
 
@@ -98,6 +99,7 @@ def reanchored_leg(rules: MarketRules, side: Side, anchor: Decimal, notional: De
         return "below min qty or min notional"
     if rules.max_qty is not None and qty > rules.max_qty:
         return "above max qty"
-    if (rules.min_price and price < rules.min_price) or (rules.max_price and price > rules.max_price):
+    if (rules.min_price and price < rules.min_price) \
+            or (rules.max_price and price > rules.max_price):
         return "price outside the allowed range"
     return price, qty

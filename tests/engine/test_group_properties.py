@@ -1,7 +1,8 @@
 """Properties of the group reducer under random message sequences (hypothesis).
 
 - a reduce / risk close / exit never sells more than the group holds;
-- every quantity is accounted for at every step: fills − base fees = open + dust + sold + written off;
+- every quantity is accounted for at every step:
+  fills − base fees = open + dust + sold + written off;
 - the average entry does not depend on how the fills were split or interleaved.
 """
 
@@ -137,4 +138,5 @@ def test_average_entry_does_not_depend_on_how_fills_are_split(data):
         merged.append([(qty, str(cost / qty))])
     whole_sim = run(merged, [0, 1])
     assert average_entry(split_sim.state) == average_entry(whole_sim.state)
-    assert [g.fill_vwap for g in split_sim.state.legs] == [g.fill_vwap for g in whole_sim.state.legs]
+    vwaps = [g.fill_vwap for g in split_sim.state.legs]
+    assert vwaps == [g.fill_vwap for g in whole_sim.state.legs]
