@@ -1,24 +1,23 @@
 """Market-rule arithmetic the reducer needs: rounding, TP prices, minimums, protected prices.
 
-Kept private to the group package (rounding comes from engine.decimals); the ladder planner
-owns whole-ladder validation (SPEC 3.9 step 2), this only re-checks single orders.
+Rounding and TP targets come from engine.precision / engine.ladder; the ladder planner owns
+whole-ladder validation (SPEC 3.9 step 2), this only re-checks single orders the reducer makes.
 """
 
 from decimal import Decimal
 
+from engine import ladder, precision
 from engine.decimals import HUNDRED, ONE, round_down, round_up
 from engine.types import Level, MarketRules, Side
 
 
 def round_price(rules: MarketRules, price: Decimal) -> Decimal:
-    return round_down(price, rules.tick_size)
+    return precision.round_price(rules, price)
 
 
 def round_qty(rules: MarketRules, qty: Decimal, *, market: bool = False) -> Decimal:
-    qty = round_down(qty, rules.step_size)
-    if market and rules.market_step_size:
-        qty = round_down(qty, rules.market_step_size)
-    return qty
+    """Down to the step; a MARKET quantity respects LOT_SIZE and MARKET_LOT_SIZE both."""
+    return precision.round_qty(rules, qty, "market" if market else "limit")
 
 
 def away(side: Side, price: Decimal, percent: Decimal) -> Decimal:
@@ -30,11 +29,11 @@ def away(side: Side, price: Decimal, percent: Decimal) -> Decimal:
 def leg_tp_price(rules: MarketRules, side: Side, fill_vwap: Decimal,
                  tp_percent: Decimal) -> Decimal:
     """SPEC 3.5: ``round_tick(f × (1 ± t/100))``, measured from the leg's own fill VWAP."""
-    return round_price(rules, away(side, fill_vwap, tp_percent))
+    return ladder.leg_tp_price(fill_vwap, tp_percent, side, rules.tick_size)
 
 
 def aggregate_target(rules: MarketRules, side: Side, avg: Decimal, tp_percent: Decimal) -> Decimal:
-    return round_price(rules, away(side, avg, tp_percent))
+    return ladder.aggregate_target(avg, tp_percent, side, rules.tick_size)
 
 
 def min_qty(rules: MarketRules, *, market: bool) -> Decimal:
