@@ -67,11 +67,19 @@ class NotifySocket:
     def __init__(self, address: str):
         self.sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
         self.sock.bind("\0" + address[1:] if address.startswith("@") else address)
-        self.sock.settimeout(START_TIMEOUT)
+        self.sock.settimeout(0.2)
         self.address = address
+        self.proc: subprocess.Popen | None = None
 
     def receive(self) -> list[str]:
-        return self.sock.recv(4096).decode().splitlines()
+        deadline = time.monotonic() + START_TIMEOUT
+        while time.monotonic() < deadline:
+            try:
+                return self.sock.recv(4096).decode().splitlines()
+            except TimeoutError:
+                if self.proc is not None and self.proc.poll() is not None:
+                    pytest.fail("engine exited early:\n" + finish(self.proc)[1])
+        pytest.fail("no notification from the engine")
 
     def wait_for(self, message: str) -> list[str]:
         seen: list[str] = []
@@ -113,7 +121,8 @@ def test_data_dir_in_use_exits_4(tmp_path: Path):
 def test_ready_serves_then_sigterm_exits_0(tmp_path: Path):
     config = write_config(tmp_path)
     notify = NotifySocket(str(tmp_path / "notify.sock"))
-    proc = engine("run", "--config", str(config), env={"NOTIFY_SOCKET": notify.address})
+    proc = notify.proc = engine("run", "--config", str(config),
+                                env={"NOTIFY_SOCKET": notify.address})
     try:
         assert "READY=1" in notify.wait_for("READY=1")
         status, body = get(port_of(config), "/healthz")
@@ -137,8 +146,8 @@ def test_abstract_notify_socket_gets_ready_and_watchdog(tmp_path: Path):
     config = write_config(tmp_path)
     notify = NotifySocket(f"@engine-test-{os.getpid()}-{time.monotonic_ns()}")
     # WATCHDOG_USEC=2 s: the engine pings at half of it
-    proc = engine("run", "--config", str(config),
-                  env={"NOTIFY_SOCKET": notify.address, "WATCHDOG_USEC": "2000000"})
+    proc = notify.proc = engine("run", "--config", str(config),
+                                env={"NOTIFY_SOCKET": notify.address, "WATCHDOG_USEC": "2000000"})
     try:
         seen = notify.wait_for("READY=1")
         started = time.monotonic()
