@@ -7,7 +7,7 @@ risk partial closes, ``closing`` the full close procedure, ``lots`` lot accounti
 """
 
 from engine.group.lots import average_entry, filled_notional, progress_to_tp, unrealized
-from engine.group.reducer import decide, next_pyramid_index, open_group
+from engine.group.reducer import decide, next_pyramid_index, open_group, wants_order
 from engine.group.rules import aggregate_target, leg_tp_price
 from engine.group.state import GridSnapshot, GroupContext, GroupState, OrderRef
 from engine.group.status import (
@@ -21,5 +21,5 @@ __all__ = [
     "GridSnapshot", "GroupContext", "GroupState", "OrderRef", "aggregate_target",
     "average_entry", "decide", "derive_status", "filled_notional", "leg_label", "leg_tp_price",
     "next_pyramid_index", "open_group", "progress_to_tp", "slots_held", "timer_condition_met",
-    "unrealized",
+    "unrealized", "wants_order",
 ]

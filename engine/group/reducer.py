@@ -60,6 +60,13 @@ def next_pyramid_index(state: GroupState) -> int:
     return len(state.pyramids)
 
 
+def wants_order(state: GroupState, ref: OrderRef) -> bool:
+    """Reconciliation (SPEC 8.5): does the group still want this never-acknowledged order sent
+    as it is? False when it ended or a cancel was asked for it meanwhile."""
+    rec = next((o for o in state.orders if o.ref == ref), None)
+    return rec is not None and rec.cancel == "none"
+
+
 def decide(state: GroupState, msg: GroupInput, now_ms: int, ctx: GroupContext) -> Step:
     if isinstance(msg, PriceChanged):
         if msg.price <= 0:

@@ -109,3 +109,16 @@ def test_balance_shortfall_reduces_newest_group_and_most_recent_lots_first():
                                                 pyramid=0, leg=0, open_qty=D(-1),
                                                 last_fill_ms=0)], balances={})
     assert err.value.field == "holdings.open_qty"
+
+
+def test_wants_order_after_the_missed_fills():
+    from engine.group import wants_order
+    from engine.group.messages import CloseGroup
+    from tests.engine.group_kit import Sim
+
+    sim = Sim()
+    ref = sim.entry(0, 0)
+    assert wants_order(sim.state, ref)
+    sim.send(CloseGroup(reason="exit_signal"))  # a cancel is wanted once acknowledged
+    assert not wants_order(sim.state, ref)
+    assert not wants_order(sim.state, sim.entry(0, 0, attempt=1))
