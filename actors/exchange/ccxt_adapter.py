@@ -1,0 +1,444 @@
+"""The real-exchange implementation of the port: ccxt's synchronous client in worker threads.
+
+Owns: a small pool of ccxt client instances (one worker thread each, handed out through a trio
+memory channel), the shared rate budget (``limiter.py``), the cached market rules with their
+last sync time, and the map exchange order id -> client order id (trades lack the latter).
+Receives: port calls from the order gateway, market refresh, streams (``stream``).
+Sends: REST requests through ccxt; nothing else.
+Fails how: every ccxt exception is translated into the port taxonomy (``ccxt_errors.py``) with
+secrets masked. A thread cannot be cancelled: a cancelled caller waits for the call to end, so
+an order's answer is never dropped half-way. Missing credentials or a missing sandbox are
+refused at construction with ``ExchangeSetupError`` naming what is missing.
+
+Values are sent as the decimal text of what ``engine/`` rounded; before a create the adapter
+checks that ccxt's own ``amount_to_precision``/``price_to_precision`` leave that text unchanged
+and refuses the order (``InvalidOrder``) instead of letting ccxt re-round it.
+"""
+
+import logging
+import time
+from decimal import Decimal
+from functools import partial
+from typing import Any, AsyncIterator, Callable
+
+import ccxt
+import msgspec
+import trio
+
+from actors.exchange import ccxt_convert as conv
+from actors.exchange.ccxt_errors import translate
+from actors.exchange.ccxt_markets import VENUES, Venue, ccxt_options, rules_from_markets
+from actors.exchange.limiter import (
+    DEFAULT_ORDER_LIMITS,
+    Budget,
+    TrioLimiter,
+    limits_from_binance,
+    limits_from_spacing,
+)
+from actors.exchange.binance_stream import run_binance
+from actors.exchange.port import (
+    Balance,
+    InvalidOrder,
+    OrderNotFound,
+    OrderRequest,
+    OrderState,
+    RateLimited,
+    StreamEvent,
+    Trade,
+    UnknownSymbol,
+)
+from actors.exchange.streams import EventStream, Tracker, run_polling
+from engine.masking import Masker
+from engine.types import MarketRules
+
+log = logging.getLogger("engine.order")
+
+# Binance request weights of the calls the port makes (api/v3 docs); other exchanges: 1 unit.
+BINANCE_WEIGHTS = {
+    "load_markets": 20, "fetch_last_prices": 4, "create_order": 1, "cancel_order": 1,
+    "fetch_order": 4, "fetch_open_orders": 6, "fetch_open_orders_all": 80,
+    "fetch_my_trades": 20, "fetch_balance": 20, "listen_key": 2,
+}
+
+
+def _now_ms() -> int:
+    return int(time.time() * 1000)
+
+
+class ExchangeSetupError(Exception):
+    """Configuration that cannot work (missing secret, no sandbox): ``field`` names it."""
+
+    def __init__(self, field: str, message: str):
+        super().__init__(f"{field}: {message}")
+        self.field = field
+
+
+class _Failed:
+    def __init__(self, exc: Exception, status: int | None, headers: dict | None):
+        self.exc, self.status, self.headers = exc, status, headers
+
+
+def _client_class(ccxt_id: str) -> type:
+    base = getattr(ccxt, ccxt_id)
+
+    class Recording(base):  # type: ignore[misc, valid-type]
+        """Keeps the HTTP status and headers of its last response (Retry-After, 418)."""
+
+        last_status: int | None = None
+        last_headers: dict | None = None
+
+        def on_rest_response(self, code, reason, url, method, headers, body, rq_h, rq_b):
+            self.last_status, self.last_headers = code, dict(headers or {})
+            return super().on_rest_response(code, reason, url, method, headers, body, rq_h, rq_b)
+
+    return Recording
+
+
+def _invoke(client: Any, sync_markets: Callable[[Any], None], method: str, args: tuple,
+            kwargs: dict) -> Any:
+    """Runs in the client's worker thread."""
+    sync_markets(client)
+    client.last_status, client.last_headers = None, None
+    try:
+        return getattr(client, method)(*args, **kwargs)
+    except ccxt.BaseError as exc:
+        return _Failed(exc, client.last_status, client.last_headers)
+
+
+class CcxtExchange:
+    """``ExchangePort`` for binance, bybit, okx, kucoin, mexc and gateio."""
+
+    def __init__(self, cfg: Any, *, api_key: str | None, api_secret: str | None,
+                 passphrase: str | None = None, rest_urls: dict[str, str] | None = None,
+                 ws_url: str | None = None, pool_size: int = 3, timeout_ms: int = 10_000,
+                 masker: Masker | None = None):
+        self.name: str = cfg.name
+        if self.name not in VENUES:
+            raise ExchangeSetupError("exchange.name", f"{self.name!r} is not a ccxt exchange")
+        self.venue: Venue = VENUES[self.name]
+        self.cfg = cfg
+        for field, value in (("exchange.api_key", api_key), ("exchange.api_secret", api_secret)):
+            if not value:
+                raise ExchangeSetupError(field, f"secret {field} is missing for {self.name}")
+        if self.venue.needs_passphrase and not passphrase:
+            raise ExchangeSetupError("exchange.passphrase",
+                                     f"secret exchange.passphrase is missing ({self.name} needs it)")
+        self.masker = masker or Masker()
+        for secret in (api_key, api_secret, passphrase):
+            self.masker.add(secret)
+        self.ws_url = ws_url
+        cls = _client_class(self.venue.ccxt_id)
+        clients = [self._make_client(cls, api_key, api_secret, passphrase, rest_urls, timeout_ms)
+                   for _ in range(pool_size)]
+        self._clients = clients
+        self._pool_send, self._pool_recv = trio.open_memory_channel[Any](pool_size)
+        for c in clients:
+            self._pool_send.send_nowait(c)
+        self._threads = trio.CapacityLimiter(pool_size)
+        conservative = cfg.rate_limit_mode == "conservative"
+        self._conservative = conservative
+        self.limiter = TrioLimiter(Budget(limits_from_spacing(clients[0].rateLimit),
+                                          DEFAULT_ORDER_LIMITS, conservative=conservative))
+        self._markets: dict | None = None
+        self._markets_gen = 0
+        self._rules: dict[str, MarketRules] = {}
+        self.last_markets_sync_ms: int | None = None
+        self._cids: dict[str, str] = {}  # exchange order id -> client order id
+        self._streams: list[Any] = []
+
+    def _make_client(self, cls: type, key: str | None, secret: str | None, passphrase: str | None,
+                     rest_urls: dict[str, str] | None, timeout_ms: int) -> Any:
+        client = cls({
+            "apiKey": key, "secret": secret, "password": passphrase or None,
+            "enableRateLimit": False,  # its limiter is per instance and not thread-safe
+            "timeout": timeout_ms,
+            "enableLastJsonResponse": True,
+            "options": ccxt_options(self.name, self.cfg.market_type),
+        })
+        client.number = str  # exact decimal text, never floats
+        if self.cfg.testnet:
+            if "test" not in client.urls:
+                raise ExchangeSetupError("exchange.testnet",
+                                         f"ccxt has no sandbox for {self.name}; set testnet = false")
+            client.set_sandbox_mode(True)
+        if rest_urls:
+            client.urls["api"] = {**client.urls["api"], **rest_urls}
+        client.markets_gen = -1
+        return client
+
+    # -- plumbing ---------------------------------------------------------------------------
+
+    def _sync_markets(self, client: Any) -> None:
+        if self._markets is not None and client.markets_gen != self._markets_gen:
+            client.set_markets(self._markets)
+            client.markets_gen = self._markets_gen
+
+    def _weight(self, call: str) -> float:
+        return BINANCE_WEIGHTS.get(call, 1) if self.name == "binance" else 1
+
+    async def _call(self, method: str, *args: Any, cost: str, orders: int = 0,
+                    mutating: bool = False, after: Callable[[Any, Any], Any] | None = None,
+                    **kwargs: Any) -> Any:
+        """One ccxt call: budget, a free client, its thread; ``after(client, result)`` runs
+        in the same thread (to read per-instance state such as the last raw response)."""
+        await self.limiter.acquire(self._weight(cost), orders)
+        client = await self._pool_recv.receive()
+        try:
+            def run() -> Any:
+                result = _invoke(client, self._sync_markets, method, args, kwargs)
+                if after is not None and not isinstance(result, _Failed):
+                    return after(client, result)
+                return result
+
+            result = await trio.to_thread.run_sync(run, limiter=self._threads)
+        finally:
+            self._pool_send.send_nowait(client)
+        if isinstance(result, _Failed):
+            err = translate(result.exc, exchange_id=self.name, mutating=mutating,
+                            status=result.status, headers=result.headers, masker=self.masker)
+            if isinstance(err, RateLimited):
+                self.limiter.penalise(err.retry_after_s)
+            if mutating:
+                log.warning("exchange refused %s: %s", method, err,
+                            extra={"event": "exchange_error", "exchange": self.name,
+                                   "data": {"method": method, "code": err.code,
+                                            "error": type(err).__name__}})
+            raise err from None  # the ccxt exception text is unmasked: do not chain it
+        return result
+
+    def _market(self, symbol: str) -> MarketRules:
+        rules = self._rules.get(symbol)
+        if rules is None:
+            raise UnknownSymbol(f"{self.name}: unknown symbol {symbol}", code=-1121)
+        return rules
+
+    async def _rules_for(self, symbol: str) -> MarketRules:
+        if symbol not in self._rules:
+            await self.load_markets()
+        return self._market(symbol)
+
+    def _symbol_of(self, ccxt_symbol: str | None) -> str:
+        for sym, r in self._rules.items():
+            if r.ccxt_symbol == ccxt_symbol:
+                return sym
+        return (ccxt_symbol or "").replace("/", "").split(":")[0]
+
+    def _lookup(self, cid: str) -> tuple[str | None, dict]:
+        wire = self.venue.cid_prefix + cid
+        if self.venue.lookup_cid_param is None:
+            return wire, {}
+        return None, {self.venue.lookup_cid_param: wire}
+
+    def _state(self, o: dict, symbol: str) -> OrderState:
+        state = conv.order_state(o, symbol=symbol, cid_prefix=self.venue.cid_prefix)
+        if state.exchange_order_id and state.client_order_id:
+            self._cids[state.exchange_order_id] = state.client_order_id
+        return state
+
+    # -- the port -----------------------------------------------------------------------------
+
+    @property
+    def markets(self) -> dict[str, MarketRules]:
+        return self._rules
+
+    async def load_markets(self) -> dict[str, MarketRules]:
+        def grab(client: Any, markets: dict) -> tuple[dict, Any]:
+            return markets, client.last_json_response
+
+        markets, raw = await self._call("load_markets", True, cost="load_markets", after=grab)
+        now_ms = _now_ms()
+        self._markets = markets
+        self._markets_gen += 1
+        self._rules = rules_from_markets(self.name, markets, market_type=self.cfg.market_type,
+                                         precision_mode=self._clients[0].precisionMode,
+                                         fetched_at_ms=now_ms)
+        self.last_markets_sync_ms = now_ms
+        if self.name == "binance" and isinstance(raw, dict) and raw.get("rateLimits"):
+            weights, orders = limits_from_binance(raw["rateLimits"])
+            if weights or orders:
+                self.limiter.replace(Budget(weights, orders or DEFAULT_ORDER_LIMITS,
+                                            conservative=self._conservative))
+        return self._rules
+
+    async def run_market_refresh(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
+        """SPEC 5.1: reload every ``precision_refresh_sec``; a failed refresh is logged and the
+        previous rules stay in use."""
+        task_status.started()
+        while True:
+            await trio.sleep(self.cfg.precision_refresh_sec)
+            try:
+                await self.load_markets()
+            except Exception as exc:  # noqa: BLE001 - any failure leaves the old rules in place
+                logging.getLogger("engine.precision").error(
+                    "precision sync failure: %s", exc,
+                    extra={"event": "precision_sync_failed", "exchange": self.name})
+
+    async def fetch_prices(self, symbols: list[str] | None = None) -> dict[str, Decimal]:
+        if not self._rules:
+            await self.load_markets()
+        wanted = [self._market(s).ccxt_symbol for s in symbols] if symbols else None
+        client = self._clients[0]
+        if client.has.get("fetchLastPrices"):
+            raw = await self._call("fetch_last_prices", wanted, cost="fetch_last_prices")
+            pairs = ((k, v.get("price")) for k, v in raw.items())
+        else:
+            raw = await self._call("fetch_tickers", wanted, cost="fetch_last_prices")
+            pairs = ((k, v.get("last")) for k, v in raw.items())
+        out: dict[str, Decimal] = {}
+        for ccxt_symbol, price in pairs:
+            value = conv.dec(price)
+            sym = self._symbol_of(ccxt_symbol)
+            if value is not None and (symbols is None or sym in symbols):
+                out[sym] = value
+        return out
+
+    async def create_order(self, request: OrderRequest) -> OrderState:
+        rules = await self._rules_for(request.symbol)
+        qty = conv.wire_text(request.quantity)
+        price = conv.wire_text(request.price) if request.price is not None else None
+        if request.type == "limit" and price is None:
+            raise InvalidOrder(f"{self.name}: a limit order needs a price")
+        self._refuse_rerounding(rules.ccxt_symbol, qty, price if request.type == "limit" else None)
+        params: dict[str, Any] = {self.venue.create_cid_param:
+                                  self.venue.cid_prefix + request.client_order_id}
+        if request.type == "limit":
+            params["timeInForce"] = request.time_in_force
+        params.update(self._position_params(request))
+        log.info("create order %s", request.client_order_id,
+                 extra={"event": "order_request", "exchange": self.name, "symbol": request.symbol,
+                        "order_id": request.client_order_id,
+                        "data": {"side": request.side, "type": request.type, "qty": qty,
+                                 "price": price, "tif": request.time_in_force}})
+        o = await self._call("create_order", rules.ccxt_symbol, request.type, request.side, qty,
+                             price if request.type == "limit" else None, params,
+                             cost="create_order", orders=1, mutating=True)
+        state = self._state(o, request.symbol)
+        if not state.client_order_id:  # some exchanges answer a create with the id only
+            state = msgspec.structs.replace(state, client_order_id=request.client_order_id)
+        return state
+
+    def _refuse_rerounding(self, ccxt_symbol: str, qty: str, price: str | None) -> None:
+        client = self._clients[0]
+        if self._markets is None or ccxt_symbol not in self._markets:
+            raise UnknownSymbol(f"{self.name}: unknown symbol {ccxt_symbol}", code=-1121)
+        market = self._markets[ccxt_symbol]
+        mode, pad = client.precisionMode, client.paddingMode
+        checks = [("quantity", qty, ccxt.TRUNCATE, market["precision"]["amount"])]
+        if price is not None:
+            checks.append(("price", price, ccxt.ROUND, market["precision"]["price"]))
+        for field, text, rounding, precision in checks:
+            if precision is None:
+                continue
+            shown = client.decimal_to_precision(text, rounding, precision, mode, pad)
+            if Decimal(shown) != Decimal(text):
+                raise InvalidOrder(f"{self.name}: {field} {text} is not on the exchange's "
+                                   f"increment {precision}; ccxt would send {shown}", code=-1111)
+
+    def _position_params(self, request: OrderRequest) -> dict[str, Any]:
+        if self.cfg.market_type == "spot":
+            return {}
+        params: dict[str, Any] = {}
+        if request.position_side is not None:
+            side = request.position_side
+            if self.name == "binance":
+                params["positionSide"] = side.upper()
+            elif self.name == "okx":
+                params["posSide"] = side
+            elif self.name == "bybit":
+                params["positionIdx"] = 1 if side == "long" else 2
+        elif request.reduce_only:
+            # hedge mode already makes closing orders closing-only (SPEC 12.5)
+            params["reduceOnly"] = True
+        return params
+
+    async def cancel_order(self, symbol: str, client_order_id: str) -> OrderState:
+        rules = await self._rules_for(symbol)
+        order_id, params = self._lookup(client_order_id)
+        log.info("cancel order %s", client_order_id,
+                 extra={"event": "order_cancel_request", "exchange": self.name, "symbol": symbol,
+                        "order_id": client_order_id})
+        o = await self._call("cancel_order", order_id, rules.ccxt_symbol, params,
+                             cost="cancel_order", mutating=True)
+        # Binance names the cancel request itself in clientOrderId: the order is ours
+        return self._state({**o, "clientOrderId": self.venue.cid_prefix + client_order_id},
+                           symbol)
+
+    async def fetch_order(self, symbol: str, client_order_id: str) -> OrderState:
+        rules = await self._rules_for(symbol)
+        order_id, params = self._lookup(client_order_id)
+        if self.name == "bybit":
+            params["acknowledged"] = True
+        o = await self._call("fetch_order", order_id, rules.ccxt_symbol, params, cost="fetch_order")
+        state = self._state(o, symbol)
+        if state.client_order_id != client_order_id:
+            raise OrderNotFound(f"{self.name}: order {client_order_id} does not exist", code=-2013)
+        return state
+
+    async def fetch_open_orders(self, symbol: str | None = None) -> list[OrderState]:
+        if not self._rules:
+            await self.load_markets()
+        ccxt_symbol = self._market(symbol).ccxt_symbol if symbol else None
+        cost = "fetch_open_orders" if symbol else "fetch_open_orders_all"
+        orders = await self._call("fetch_open_orders", ccxt_symbol, cost=cost)
+        return [self._state(o, symbol or self._symbol_of(o.get("symbol"))) for o in orders]
+
+    async def fetch_my_trades(self, symbol: str, since_ms: int | None = None) -> list[Trade]:
+        rules = await self._rules_for(symbol)
+        limit, out, seen = 1000, [], set()
+        since = since_ms
+        while True:
+            page = await self._call("fetch_my_trades", rules.ccxt_symbol, since, limit,
+                                    cost="fetch_my_trades")
+            fresh = [t for t in page if str(t["id"]) not in seen]
+            for t in fresh:
+                seen.add(str(t["id"]))
+                cid = await self._cid_of(symbol, str(t.get("order") or ""))
+                out.append(conv.trade(t, symbol=symbol, client_order_id=cid))
+            if len(page) < limit or not fresh:
+                break
+            since = max(int(t.get("timestamp") or 0) for t in page)
+        out.sort(key=lambda t: (t.ts_ms, t.trade_id))
+        return out
+
+    async def _cid_of(self, symbol: str, exchange_order_id: str) -> str:
+        if not exchange_order_id:
+            return ""
+        if exchange_order_id not in self._cids:
+            rules = self._market(symbol)
+            o = await self._call("fetch_order", exchange_order_id, rules.ccxt_symbol,
+                                 cost="fetch_order")
+            self._state(o, symbol)
+        return self._cids.get(exchange_order_id, "")
+
+    async def fetch_balances(self) -> dict[str, Balance]:
+        raw = await self._call("fetch_balance", cost="fetch_balance")
+        return conv.balances(raw)
+
+    async def binance_listen_key(self, method: str, listen_key: str | None = None) -> str | None:
+        """POST (new), PUT (keepalive) or DELETE the spot user-data listenKey."""
+        params = {"listenKey": listen_key} if listen_key else {}
+        call = {"POST": "publicPostUserDataStream", "PUT": "publicPutUserDataStream",
+                "DELETE": "publicDeleteUserDataStream"}[method]
+        raw = await self._call(call, params, cost="listen_key")
+        return raw.get("listenKey") if isinstance(raw, dict) else None
+
+    def stream(self, symbols: list[str], *, since_ms: int | None = None
+               ) -> AsyncIterator[StreamEvent]:
+        """Binance: user-data + price websockets; others: REST polling. Fills older than
+        ``since_ms`` (default: now) are left to start-up reconciliation (SPEC 8.5)."""
+        tracker = Tracker(list(symbols), since_ms if since_ms is not None else _now_ms())
+        runner = run_binance if self.name == "binance" and self.cfg.market_type == "spot" \
+            else run_polling
+        s = EventStream(partial(runner, self, list(symbols), tracker, now_ms=_now_ms))
+        self._streams.append(s)
+        return s
+
+    async def aclose(self) -> None:
+        for s in self._streams:
+            await s.aclose()
+        self._streams.clear()
+        for c in self._clients:
+            session = getattr(c, "session", None)
+            if session is not None:
+                await trio.to_thread.run_sync(session.close)
+

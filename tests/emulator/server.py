@@ -1,0 +1,102 @@
+"""Running the emulator: inside a trio nursery (``serve``) or in a background thread with its own
+trio loop (``EmulatorThread``), which lets one emulator serve every test of a module."""
+
+import json
+import threading
+from functools import partial
+from pathlib import Path
+
+import httpx
+import trio
+from hypercorn.config import Config
+from hypercorn.trio import serve as hypercorn_serve
+
+from tests.emulator.app import Emulator
+
+INFO_FILE = Path(__file__).resolve().parents[1] / "data" / "binance_spot_exchangeinfo.json"
+API_KEY = "emuKey0000000000000000000000000000000000000000000000000000000001"
+API_SECRET = "emuSecret00000000000000000000000000000000000000000000000000001"
+
+
+def make_emulator(*, api_key: str = API_KEY, api_secret: str = API_SECRET) -> Emulator:
+    return Emulator(json.loads(INFO_FILE.read_text()), api_key=api_key, api_secret=api_secret)
+
+
+async def serve(emulator: Emulator, *, host: str = "127.0.0.1", port: int = 0,
+                stop: trio.Event | None = None,
+                task_status=trio.TASK_STATUS_IGNORED) -> None:
+    """Serve until ``stop`` is set; ``task_status.started`` gets the base URL."""
+    config = Config()
+    config.bind = [f"{host}:{port}"]
+    config.graceful_timeout = 0.5
+    config.accesslog = None
+    config.errorlog = None
+    stop = stop if stop is not None else trio.Event()
+    async with trio.open_nursery() as nursery:
+        urls = await nursery.start(partial(hypercorn_serve, emulator, config,
+                                           shutdown_trigger=stop.wait))
+        task_status.started(urls[0])
+
+
+class EmulatorThread:
+    """The emulator on 127.0.0.1 in a daemon thread. ``rest_urls``/``ws_url`` point ccxt and
+    the streams at it; ``control`` drives the ``/_emulator/*`` endpoints."""
+
+    def __init__(self) -> None:
+        self.emulator = make_emulator()
+        self._ready = threading.Event()
+        self._token: trio.lowlevel.TrioToken | None = None
+        self._stop: trio.Event | None = None
+        self.base = ""
+        self._thread = threading.Thread(target=trio.run, args=(self._main,), daemon=True)
+
+    async def _main(self) -> None:
+        self._token = trio.lowlevel.current_trio_token()
+        self._stop = trio.Event()
+        async with trio.open_nursery() as nursery:
+            self.base = await nursery.start(partial(serve, self.emulator, stop=self._stop))
+            self._ready.set()
+
+    def start(self) -> "EmulatorThread":
+        self._thread.start()
+        if not self._ready.wait(10):
+            raise RuntimeError("emulator did not start")
+        self._http = httpx.Client(base_url=self.base, timeout=10)
+        return self
+
+    def stop(self) -> None:
+        self._http.close()
+        trio.from_thread.run_sync(self._stop.set, trio_token=self._token)
+        self._thread.join(5)
+
+    @property
+    def rest_urls(self) -> dict[str, str]:
+        return {"public": f"{self.base}/api/v3", "private": f"{self.base}/api/v3",
+                "v1": f"{self.base}/api/v1"}
+
+    @property
+    def ws_url(self) -> str:
+        return self.base.replace("http://", "ws://")
+
+    def control(self, name: str, payload: dict | None = None) -> object:
+        if payload is None:
+            r = self._http.get(f"/_emulator/{name}")
+        else:
+            r = self._http.post(f"/_emulator/{name}", json=payload)
+        r.raise_for_status()
+        return r.json()
+
+    def reset(self, **payload: object) -> None:
+        self.control("reset", payload)
+
+    def fault(self, kind: str, **kw: object) -> None:
+        self.control("fault", {"kind": kind, **kw})
+
+    def price(self, symbol: str, price: str) -> None:
+        self.control("price", {"symbol": symbol, "price": price})
+
+    def orders(self) -> list[dict]:
+        return self.control("orders")  # type: ignore[return-value]
+
+    def stats(self) -> dict:
+        return self.control("stats")  # type: ignore[return-value]
