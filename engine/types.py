@@ -49,3 +49,6 @@ class MarketRules(msgspec.Struct, frozen=True, kw_only=True):
     max_num_orders: int | None = None
     contract_size: Decimal = Decimal(1)
     fetched_at_ms: int = 0
+    # most decimals a quantity / price may carry (Binance base/quoteAssetPrecision; more = -1111)
+    base_precision: int | None = None
+    quote_precision: int | None = None
