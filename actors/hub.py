@@ -1,0 +1,180 @@
+"""The UI hub: the newest snapshot per topic and the live-push subscribers (SPEC 11.1).
+
+Owns: the last published payload of every topic (``status``, ``dashboard``, ``groups``,
+``queue``, ``risk``, ``logs``, ``alerts``, ``config``), the set of "changed" topics not yet
+published, and the subscribers (one per ``/api/ws`` connection), each with at most ONE pending
+message per topic.
+Receives: ``touch(topic)`` from any actor after it recorded a change (cheap, never blocks, never
+awaits: it only marks the topic and wakes the hub); ``subscribe()`` from the live-push route;
+``close()`` at shutdown.
+Sends: to every subscriber, at most once per ``ui.realtime_update_ms``, the topics whose payload
+changed — newest value wins: a slow subscriber's pending message for a topic is overwritten, so
+it can never hold up the hub, let alone the engine. A new subscriber first gets a fresh
+snapshot of every topic. Message: ``{"topic", "kind": "snapshot"|"delta", "ts", "data"}``
+where a delta carries the topic's whole new payload.
+Fails how: a topic builder that raises is logged with its topic and that topic keeps its previous
+payload (the read side is not trading state: a read-model bug must not stop trading); the next
+change or refresh tries again. Prices and clocks move without touches, so every topic is also
+rebuilt every ``REFRESH_S`` while someone listens — only real changes are sent.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Mapping
+
+import msgspec
+import trio
+
+log = logging.getLogger("engine.system")
+
+TOPICS = ("status", "dashboard", "groups", "queue", "risk", "logs", "alerts", "config")
+# a change of one topic changes what another shows (Panel A counts groups and queue entries;
+# Waiting rows of the positions list are queue entries)
+IMPLIED = {"groups": ("dashboard", "status"), "queue": ("dashboard", "groups"),
+           "alerts": ("dashboard",), "status": ("dashboard",), "risk": ("dashboard",)}
+REFRESH_S = 1.0
+_encode = msgspec.json.Encoder(enc_hook=str).encode
+
+Builder = Callable[[], object]
+
+
+class HubClosed(Exception):
+    """The hub stopped (shutdown): the live-push connection ends."""
+
+
+class Subscriber:
+    """One live-push connection's mailbox: the newest pending message per topic."""
+
+    def __init__(self, hub: UiHub):
+        self._hub = hub
+        self._pending: dict[str, tuple[str, int, bytes]] = {}
+        self._wake = trio.Event()
+        self.closed = False
+
+    def offer(self, topic: str, kind: str, ts: int, data: bytes) -> None:
+        previous = self._pending.get(topic)
+        if previous is not None and previous[0] == "snapshot":
+            kind = "snapshot"  # the client has not seen this topic yet: still its first value
+        self._pending[topic] = (kind, ts, data)
+        self._wake.set()
+
+    async def receive(self) -> list[bytes]:
+        """The pending messages (JSON), oldest topic first; waits for at least one. Raises
+        ``HubClosed`` once the hub closed and nothing is pending."""
+        while not self._pending:
+            if self.closed:
+                raise HubClosed()
+            await self._wake.wait()
+            self._wake = trio.Event()
+        out = [_encode({"topic": topic, "kind": kind, "ts": ts, "data": msgspec.Raw(data)})
+               for topic, (kind, ts, data) in self._pending.items()]
+        self._pending.clear()
+        return out
+
+    def close(self) -> None:
+        self.closed = True
+        self._wake.set()
+        self._hub._subscribers.discard(self)
+
+    def __enter__(self) -> Subscriber:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+
+class UiHub:
+    def __init__(self, *, builders: Mapping[str, Builder], interval_ms: Callable[[], int],
+                 clock_ms: Callable[[], int]):
+        self._builders: dict[str, Builder] = {}
+        for topic, fn in builders.items():
+            self.set_builder(topic, fn)
+        self._interval_ms = interval_ms
+        self._clock_ms = clock_ms
+        self._latest: dict[str, bytes] = {}
+        self._dirty: set[str] = set()
+        self._subscribers: set[Subscriber] = set()
+        self._wake = trio.Event()
+        self.closed = False
+        self.publications = 0  # topic payloads sent (tests, status)
+
+    def set_builder(self, topic: str, fn: Builder) -> None:
+        """Who computes a topic's payload (e.g. the risk actor replaces the ``risk`` one)."""
+        if topic not in TOPICS:
+            raise ValueError(f"unknown topic {topic!r}; expected one of {TOPICS}")
+        self._builders[topic] = fn
+
+    @property
+    def subscribers(self) -> int:
+        return len(self._subscribers)
+
+    def touch(self, topic: str) -> None:
+        """``topic`` changed (the change is already recorded). Never blocks."""
+        if topic not in TOPICS:
+            raise ValueError(f"unknown topic {topic!r}; expected one of {TOPICS}")
+        self._dirty.add(topic)
+        self._dirty.update(IMPLIED.get(topic, ()))
+        if self._subscribers:
+            self._wake.set()
+
+    def subscribe(self) -> Subscriber:
+        """A new subscriber with a fresh snapshot of every topic pending. Rebuilding here also
+        sends the other subscribers whatever changed since the last publication."""
+        if self.closed:
+            raise HubClosed()
+        now = self._clock_ms()
+        for topic in TOPICS:
+            self._publish(topic, now)
+        sub = Subscriber(self)
+        for topic in TOPICS:
+            if topic in self._latest:
+                sub.offer(topic, "snapshot", now, self._latest[topic])
+        self._subscribers.add(sub)
+        return sub
+
+    def close(self) -> None:
+        """Shutdown: every live-push connection ends (hypercorn waits for open ones)."""
+        self.closed = True
+        for sub in list(self._subscribers):
+            sub.close()
+        self._wake.set()
+
+    async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        task_status.started()
+        next_refresh = trio.current_time() + REFRESH_S
+        while not self.closed:
+            with trio.move_on_at(next_refresh):
+                await self._wake.wait()
+            self._wake = trio.Event()
+            if self.closed:
+                return
+            if trio.current_time() >= next_refresh:
+                next_refresh = trio.current_time() + REFRESH_S
+                if self._subscribers:
+                    self._dirty.update(TOPICS)
+            if self._subscribers and self._dirty:
+                topics, self._dirty = self._dirty, set()
+                now = self._clock_ms()
+                for topic in TOPICS:
+                    if topic in topics:
+                        self._publish(topic, now)
+                # coalescing: changes arriving now wait for the next publication
+                await trio.sleep(max(self._interval_ms(), 0) / 1000)
+
+    def _publish(self, topic: str, now: int) -> None:
+        builder = self._builders.get(topic)
+        if builder is None:
+            return
+        try:
+            data = _encode(builder())
+        except Exception as exc:
+            log.error(f"live push: cannot build topic {topic}: {exc}", exc_info=exc,
+                      extra={"event": "ui_topic_failed", "data": {"topic": topic}})
+            return
+        if self._latest.get(topic) == data:
+            return
+        self._latest[topic] = data
+        for sub in self._subscribers:
+            sub.offer(topic, "delta", now, data)
+            self.publications += 1
