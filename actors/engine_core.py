@@ -1,0 +1,214 @@
+"""The engine core: the trading-side actors, started in the SPEC 8.5 order under one nursery.
+
+Owns: the exchange port, the precision refresher, market data, the order gateway, the
+supervisor (with the group actors and the queue actor), the stream actor, the inbox worker, and
+the forwarding of ``ConfigChanged`` to them; ``EngineCore`` is what the handle's engine
+operations call (``handle.core``).
+Receives: the running ``Config``, the ``Store``, the ``EngineHandle`` (its ``signals`` and
+``config_changes`` channels), the ``SecretStore``; from the root: cancellation at shutdown.
+Sends: ``SignalAccepted`` to the supervisor (the inbox backlog first, in arrival order, then the
+live channel), ``ConfigChanged`` to the supervisor and the precision refresher,
+``handle.status = "running"`` once everything is up (``"paused"`` / ``"running"`` on operator
+pause/resume).
+Fails how: any child's exception propagates out of ``run_core`` into the root (crash-only: the
+process stops and the next start reloads and reconciles); a group actor's crash is contained by
+the supervisor. A port that cannot be built raises ``PortSetupError`` before anything starts.
+Shutdown (cancellation) leaves every resting order on the exchange.
+"""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+from typing import Any
+
+import trio
+
+from actors.clock import EngineClock
+from actors.exchange.factory import build_port
+from actors.exchange.port import ExchangePort
+from actors.exchange_health import ExchangeHealth, MonitoredPort
+from actors.gateway import OrderGateway
+from actors.market import MarketData
+from actors.pool_actions import AdminResult
+from actors.precision_actor import PrecisionActor
+from actors.queue_actor import QueueActor
+from actors.store import Store
+from actors.stream_actor import StreamActor
+from actors.supervisor import Supervisor
+from engine.config import Config
+from engine.messages import SignalAccepted
+
+log = logging.getLogger("engine.system")
+
+GATEWAY_INBOX = 1024  # commands down are awaited: a full gateway inbox is backpressure
+
+
+class EngineCore:
+    """The running trading side, as the handle sees it."""
+
+    def __init__(self, *, config: Config, store: Store, port: ExchangePort, clock: EngineClock,
+                 set_status=lambda status: None):
+        self.config = config
+        self.store = store
+        self.port = port
+        self.clock = clock
+        self.instance = store.instance_id()
+        self.health = getattr(port, "health", None)
+        self.precision = PrecisionActor(
+            port=port, store=store, exchange=config.exchange.name,
+            refresh_sec=config.exchange.precision_refresh_sec,
+            precision_cfg=config.precision, clock_ms=clock.wall_ms)
+        self.market = MarketData(port=port, clock_ms=clock.now_ms)
+        self.queue = QueueActor(store=store, clock_ms=clock.now_ms)
+        self.gateway_send, self._gateway_receive = trio.open_memory_channel(GATEWAY_INBOX)
+        self.stream: StreamActor | None = None
+        self.supervisor = Supervisor(
+            config=config, store=store, instance=self.instance, gateway=self.gateway_send,
+            market=self.market, precision=self.precision, queue=self.queue,
+            clock_ms=clock.now_ms, on_status=set_status, on_symbols=self._watch)
+        self.gateway = OrderGateway(
+            port=port, store=store, instance=self.instance, deliver=self.supervisor.deliver,
+            clock_ms=clock.now_ms, on_invalid_order=self.precision.request_refresh)
+
+    def _watch(self, symbols: set[str]) -> None:
+        # The paper exchange streams every symbol in-process (an empty set): a resubscription
+        # would only open a gap in its order updates.
+        if self.stream is not None and self.config.exchange.name != "paper":
+            self.stream.set_symbols(symbols)
+
+    # -- the start sequence (SPEC 8.5) --------------------------------------------------------
+    async def start(self, nursery: trio.Nursery, *, signals: trio.MemoryReceiveChannel | None,
+                    pending: list[SignalAccepted], reconcile=None) -> None:
+        await nursery.start(self.precision.run)
+        await nursery.start(self.gateway.run, self._gateway_receive)
+        self.queue.restore()
+        await nursery.start(self.supervisor.run)  # restores the groups (their actors run)
+        if reconcile is not None:  # start-up reconciliation (actors/reconciler.py, SPEC 8.5.6)
+            await reconcile(self)
+        self.stream = StreamActor(port=self.port, on_order=self.gateway.on_update,
+                                  on_price=self.market.on_price, health=self.health,
+                                  on_feed_time=self.clock.on_feed_time
+                                  if self.clock.mode == "feed" else None)
+        await nursery.start(self.stream.run)
+        self.precision.subscribe(self.supervisor.on_precision)
+        self.supervisor.begin_trading()
+        await nursery.start(_inbox_worker, self.supervisor, pending, signals)
+
+    # -- engine operations for the handle ---------------------------------------------------
+    async def close_group(self, group_id: int, *, user: str | None) -> AdminResult:
+        return await self.supervisor.request("close_group", group_id=group_id, user=user)
+
+    async def queue_action(self, entry_id: int, action: str, *, user: str | None) -> AdminResult:
+        ops = {"promote": "queue_promote", "force_add": "queue_force_add",
+               "remove": "queue_remove"}
+        if action not in ops:
+            raise ValueError(f"action: expected promote, force_add or remove, got {action!r}")
+        return await self.supervisor.request(ops[action], entry_id=entry_id, user=user)
+
+    async def pause(self, *, user: str | None) -> AdminResult:
+        return await self.supervisor.request("pause", user=user)
+
+    async def resume(self, *, user: str | None) -> AdminResult:
+        return await self.supervisor.request("resume", user=user)
+
+    def prices(self) -> dict:
+        return {symbol: price for symbol, (price, _) in self.market.prices().items()}
+
+    async def apply(self, message: Any) -> None:
+        """``ConfigChanged``: pool/queue/grid to the supervisor, precision to its refresher."""
+        self.config = message.config
+        self.precision.reconfigure(refresh_sec=message.config.exchange.precision_refresh_sec,
+                                   precision_cfg=message.config.precision)
+        await self.supervisor.inbox.send(message)
+
+
+async def _inbox_worker(supervisor: Supervisor, pending: list[SignalAccepted],
+                        signals: trio.MemoryReceiveChannel | None, *,
+                        task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+    """Accepted signals to the supervisor: the backlog of the inbox table first (arrival order),
+    then the live channel, skipping what the backlog already delivered."""
+    taken = 0
+    for message in pending:
+        await supervisor.inbox.send(message)
+        taken = max(taken, message.inbox_id)
+    task_status.started()
+    if signals is None:
+        return
+    async for message in signals:
+        if message.inbox_id > taken:
+            await supervisor.inbox.send(message)
+
+
+async def _forward_config(core: EngineCore, changes: trio.MemoryReceiveChannel) -> None:
+    async for message in changes:
+        await core.apply(message)
+
+
+def _paper_feed(config: Config, port: ExchangePort, base_dir: Path | None, clock: EngineClock):
+    """The CSV replay of ``exchange.paper`` (``feed = "csv"``), or None."""
+    paper = config.exchange.paper
+    if config.exchange.name != "paper" or paper.feed != "csv" or not paper.csv_files:
+        return None
+    from functools import partial
+
+    from actors.exchange.paper_feed import load_candle_files, run_csv_feed
+
+    files = {s: (Path(p) if Path(p).is_absolute() or base_dir is None else base_dir / p)
+             for s, p in paper.csv_files.items()}
+    inner = getattr(port, "inner", port)
+    return partial(run_csv_feed, inner, load_candle_files(files),
+                   interval_ms=paper.replay_interval_ms, loop=paper.replay_loop)
+
+
+async def run_core(*, config: Config, store: Store, handle: Any, secrets: Any,
+                   task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
+                   clock: EngineClock | None = None, port: ExchangePort | None = None,
+                   reconcile=None) -> None:
+    """Started by the root after the HTTP server (webhooks are journaled meanwhile).
+    ``clock`` / ``port`` / ``reconcile`` default to the configured ones (tests pass theirs)."""
+    if clock is None:
+        paper = config.exchange.name == "paper"
+        clock = EngineClock("feed" if paper and config.exchange.paper.clock == "feed" else "wall")
+    base_dir = handle.config_store.path.parent if handle is not None else None
+    if port is None:
+        health = ExchangeHealth(clock.wall_ms)
+        port = MonitoredPort(build_port(config, secrets, store, clock, base_dir=base_dir,
+                                        masker=getattr(handle, "masker", None)), health)
+    if reconcile is None:
+        reconcile = _configured_reconciler()
+
+    def set_status(status: str) -> None:
+        if handle is not None:
+            handle.status = status
+
+    core = EngineCore(config=config, store=store, port=port, clock=clock, set_status=set_status)
+    try:
+        async with trio.open_nursery() as nursery:
+            pending = handle.inbox.pending() if handle is not None else []
+            await core.start(nursery, signals=getattr(handle, "signals", None), pending=pending,
+                             reconcile=reconcile)
+            feed = _paper_feed(config, port, base_dir, clock)
+            if feed is not None:
+                await nursery.start(feed)
+            if handle is not None:
+                nursery.start_soon(_forward_config, core, handle.config_changes)
+                handle.core = core
+                handle.status = "running"
+            log.info("engine core running", extra={"event": "core_running", "data": {
+                "groups": len(core.supervisor.groups), "queued": len(core.queue.entries)}})
+            task_status.started(core)
+    finally:
+        with trio.CancelScope(shield=True):
+            await port.aclose()
+
+
+def _configured_reconciler():
+    """``actors/reconciler.py`` (R3) when present; until then start-up runs without one."""
+    try:
+        from actors import reconciler
+    except ImportError:
+        log.warning("no reconciler: start-up reconciliation skipped", extra={
+            "event": "reconcile_skipped"})
+        return None
+    return getattr(reconciler, "reconcile_at_start", None)

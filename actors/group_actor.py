@@ -1,0 +1,200 @@
+"""One position group as a trio actor: decide → record → act, one message at a time (SPEC 8.3).
+
+Owns: that group's ``GroupState`` (nobody else reads or writes it; others see published
+snapshots) and its price subscription.
+Receives (its inbox, ``deliver`` = send_nowait): the inputs of ``engine.group.messages`` —
+``AddPyramid`` / ``CloseGroup`` / ``Reduce`` from the supervisor (awaited by the sender),
+``OrderAccepted`` / ``OrderRejected`` / ``TradeFilled`` / ``OrderEnded`` from the gateway,
+``PriceChanged`` from market data (at most one pending; the newest price is read with
+``take()``), ``RiskClose`` from the risk actor; and a ``Tick`` every second of engine time.
+Sends: ``PlaceOrder`` / ``CancelOrder`` into the gateway inbox (awaited: backpressure);
+``SlotReleased`` to the supervisor inbox (send_nowait, never blocks) when the group is Closed or
+Failed; every new state to ``on_state`` (the coalesced snapshot for the UI/API).
+Fails how: ``decide`` raising (a bug or impossible input) propagates out of ``run``: the
+supervisor contains it (journals GroupFailed, refuses new entries for the key, leaves the
+orders resting). A storage failure propagates too and the supervisor re-raises it: the daemon
+stops rather than act on a state it could not record (crash-only).
+
+Per step: ``decide`` → ONE ``store.write`` journaling every event and writing the projections
+(``actors/group_projection.py``: orders rows in state ``pending`` before they are sent) → the new
+state becomes current → commands are performed → the snapshot is published.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from decimal import Decimal
+from typing import Protocol
+
+import msgspec
+import trio
+
+from actors import group_projection as projection
+from actors.store import Store
+from engine.group import GroupContext, GroupState, decide
+from engine.group.messages import (
+    CancelOrder,
+    GroupInput,
+    PlaceOrder,
+    PriceChanged,
+    ReleaseSlot,
+    Step,
+    Tick,
+    TradeFilled,
+)
+
+log = logging.getLogger("engine.order")
+
+TICK_S = 1.0
+LINGER_S = 60.0  # a Closed/Failed group still books late trades for this long, then stops
+# Written bound of a group inbox: per order at most accept/reject + end + its trades, at most
+# ~110 orders in flight (10 pyramids × 10 legs + TPs + closes) and one pending price.
+INBOX_SIZE = 4096
+
+
+class SlotReleased(msgspec.Struct, frozen=True, kw_only=True, tag=True):
+    """Group → supervisor: the group is Closed or Failed; its slots are free."""
+
+    group_id: int
+    status: str
+
+
+class Subscription(Protocol):
+    def take(self) -> Decimal | None: ...
+    def close(self) -> None: ...
+
+
+ContextFor = Callable[[GroupState], GroupContext]
+
+
+class GroupActor:
+    def __init__(self, state: GroupState, *, store: Store, instance: str,
+                 gateway: trio.MemorySendChannel, supervisor: trio.MemorySendChannel,
+                 context: ContextFor, clock_ms: Callable[[], int],
+                 subscribe: Callable[[str, Callable[[PriceChanged], None]], Subscription] | None
+                 = None, on_state: Callable[[GroupState], None] = lambda s: None):
+        self.state = state
+        self.group_id = state.group_id
+        self._store = store
+        self._instance = instance
+        self._gateway = gateway
+        self._supervisor = supervisor
+        self._context = context
+        self._clock_ms = clock_ms
+        self._subscribe = subscribe
+        self._on_state = on_state
+        self._send, self._receive = trio.open_memory_channel[GroupInput](INBOX_SIZE)
+        self._sub: Subscription | None = None
+
+    # -- the door -----------------------------------------------------------------------
+    def deliver(self, msg: GroupInput) -> None:
+        """Events up never block: a full inbox is a bug (trio.WouldBlock propagates)."""
+        self._send.send_nowait(msg)
+
+    async def send(self, msg: GroupInput) -> None:
+        """Commands down are awaited (supervisor, risk actor): a full inbox is backpressure."""
+        await self._send.send(msg)
+
+    @property
+    def ended(self) -> bool:
+        return self.state.status in ("closed", "failed")
+
+    # -- the loop -----------------------------------------------------------------------
+    async def run(self, *, initial: Step | None = None,
+                  task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
+        """``initial``: a step already recorded by the creator (the new group's pyramid 0),
+        whose commands this actor performs first."""
+        if self._subscribe is not None:
+            self._sub = self._subscribe(self.state.symbol, self.deliver)
+        task_status.started()
+        try:
+            if initial is not None:
+                await self._act(initial)
+            await self._loop()
+        finally:
+            if self._sub is not None:
+                self._sub.close()
+
+    async def _loop(self) -> None:
+        next_tick = trio.current_time() + TICK_S
+        ended_at: float | None = None
+        while True:
+            if self.ended and ended_at is None:
+                ended_at = trio.current_time()
+            if ended_at is not None and trio.current_time() >= ended_at + LINGER_S:
+                return
+            with trio.move_on_at(next_tick):
+                msg = await self._receive.receive()
+                await self.handle(msg)
+                continue
+            next_tick = trio.current_time() + TICK_S
+            await self.handle(Tick())
+
+    async def handle(self, msg: GroupInput) -> Step:
+        if self.ended and isinstance(msg, (Tick, PriceChanged)):
+            return Step(state=self.state)  # an ended group only books late trades
+        if isinstance(msg, PriceChanged) and self._sub is not None:
+            newest = self._sub.take()  # coalesced: act on the newest price, clear the flag
+            if newest is None:
+                return Step(state=self.state)
+            msg = PriceChanged(price=newest)
+        now = self._clock_ms()
+        step = decide(self.state, msg, now, self._context(self.state))
+        if step.state == self.state and not step.events and not step.commands:
+            return step  # nothing to record (an idle tick, a price that changed nothing)
+        before = self.state
+        trade = msg if isinstance(msg, TradeFilled) else None
+
+        def write(conn):
+            projection.record_step(conn, self._store, instance=self._instance, before=before,
+                                   after=step.state, events=step.events, trade=trade, now_ms=now)
+
+        await self._store.write(write)
+        self.state = step.state
+        _log_events(step)
+        await self._act(step)
+        return step
+
+    async def _act(self, step: Step) -> None:
+        for cmd in step.commands:
+            match cmd:
+                case PlaceOrder() | CancelOrder():
+                    await self._gateway.send(cmd)
+                case ReleaseSlot():
+                    self._supervisor.send_nowait(
+                        SlotReleased(group_id=cmd.group_id, status=cmd.status))
+                case _:
+                    raise TypeError(f"unknown group command {cmd!r}")
+        self._on_state(self.state)
+
+
+_WARN = {"TpProblem", "CloseShortfall", "CloseRetry", "PyramidRolledBack", "PyramidAbandoned",
+         "LegSkipped", "FeeUnconverted", "LotWrittenOff", "GroupFailed"}
+_ERROR = {"AttemptsExhausted"}
+_QUIET = {"OrderIntended", "StatusChanged", "TimerChanged"}
+_DEBUG = {"Ignored"}  # no-ops such as a second exit while closing (SPEC 4.6: Debug)
+
+
+def _log_events(step: Step) -> None:
+    s = step.state
+    for ev in step.events:
+        kind = type(ev).__name__
+        if kind in _QUIET:
+            continue
+        level = logging.ERROR if kind in _ERROR else logging.WARNING if kind in _WARN \
+            else logging.DEBUG if kind in _DEBUG else logging.INFO
+        if kind == "EntryEnded" and getattr(ev, "external", False):
+            level = logging.WARNING
+        log.log(level, f"{s.symbol} {s.timeframe}: {_words(kind)}", extra={
+            "event": _snake(kind), "symbol": s.symbol, "timeframe": s.timeframe,
+            "group_id": s.group_id, "exchange": s.exchange,
+            "data": msgspec.to_builtins(ev, enc_hook=str)})
+
+
+def _snake(name: str) -> str:
+    return "".join(f"_{c.lower()}" if c.isupper() and i else c.lower() for i, c in enumerate(name))
+
+
+def _words(name: str) -> str:
+    return _snake(name).replace("_", " ")
