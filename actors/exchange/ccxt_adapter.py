@@ -19,30 +19,23 @@ import logging
 import time
 from decimal import Decimal
 from functools import partial
-from typing import Any, AsyncIterator, Callable
+from typing import Any, AsyncIterator
 
 import ccxt
 import msgspec
 import trio
 
 from actors.exchange import ccxt_convert as conv
-from actors.exchange.ccxt_errors import translate
-from actors.exchange.ccxt_markets import VENUES, Venue, ccxt_options, rules_from_markets
-from actors.exchange.limiter import (
-    DEFAULT_ORDER_LIMITS,
-    Budget,
-    TrioLimiter,
-    limits_from_binance,
-    limits_from_spacing,
-)
 from actors.exchange.binance_stream import run_binance
+from actors.exchange.ccxt_markets import VENUES, Venue, rules_from_markets
+from actors.exchange.ccxt_pool import ClientPool, ExchangeSetupError
+from actors.exchange.limiter import DEFAULT_ORDER_LIMITS, Budget, limits_from_binance
 from actors.exchange.port import (
     Balance,
     InvalidOrder,
     OrderNotFound,
     OrderRequest,
     OrderState,
-    RateLimited,
     StreamEvent,
     Trade,
     UnknownSymbol,
@@ -52,57 +45,11 @@ from engine.masking import Masker
 from engine.types import MarketRules
 
 log = logging.getLogger("engine.order")
-
-# Binance request weights of the calls the port makes (api/v3 docs); other exchanges: 1 unit.
-BINANCE_WEIGHTS = {
-    "load_markets": 20, "fetch_last_prices": 4, "create_order": 1, "cancel_order": 1,
-    "fetch_order": 4, "fetch_open_orders": 6, "fetch_open_orders_all": 80,
-    "fetch_my_trades": 20, "fetch_balance": 20, "listen_key": 2,
-}
+__all__ = ["CcxtExchange", "ExchangeSetupError"]
 
 
 def _now_ms() -> int:
     return int(time.time() * 1000)
-
-
-class ExchangeSetupError(Exception):
-    """Configuration that cannot work (missing secret, no sandbox): ``field`` names it."""
-
-    def __init__(self, field: str, message: str):
-        super().__init__(f"{field}: {message}")
-        self.field = field
-
-
-class _Failed:
-    def __init__(self, exc: Exception, status: int | None, headers: dict | None):
-        self.exc, self.status, self.headers = exc, status, headers
-
-
-def _client_class(ccxt_id: str) -> type:
-    base = getattr(ccxt, ccxt_id)
-
-    class Recording(base):  # type: ignore[misc, valid-type]
-        """Keeps the HTTP status and headers of its last response (Retry-After, 418)."""
-
-        last_status: int | None = None
-        last_headers: dict | None = None
-
-        def on_rest_response(self, code, reason, url, method, headers, body, rq_h, rq_b):
-            self.last_status, self.last_headers = code, dict(headers or {})
-            return super().on_rest_response(code, reason, url, method, headers, body, rq_h, rq_b)
-
-    return Recording
-
-
-def _invoke(client: Any, sync_markets: Callable[[Any], None], method: str, args: tuple,
-            kwargs: dict) -> Any:
-    """Runs in the client's worker thread."""
-    sync_markets(client)
-    client.last_status, client.last_headers = None, None
-    try:
-        return getattr(client, method)(*args, **kwargs)
-    except ccxt.BaseError as exc:
-        return _Failed(exc, client.last_status, client.last_headers)
 
 
 class CcxtExchange:
@@ -127,84 +74,15 @@ class CcxtExchange:
         for secret in (api_key, api_secret, passphrase):
             self.masker.add(secret)
         self.ws_url = ws_url
-        cls = _client_class(self.venue.ccxt_id)
-        clients = [self._make_client(cls, api_key, api_secret, passphrase, rest_urls, timeout_ms)
-                   for _ in range(pool_size)]
-        self._clients = clients
-        self._pool_send, self._pool_recv = trio.open_memory_channel[Any](pool_size)
-        for c in clients:
-            self._pool_send.send_nowait(c)
-        self._threads = trio.CapacityLimiter(pool_size)
-        conservative = cfg.rate_limit_mode == "conservative"
-        self._conservative = conservative
-        self.limiter = TrioLimiter(Budget(limits_from_spacing(clients[0].rateLimit),
-                                          DEFAULT_ORDER_LIMITS, conservative=conservative))
-        self._markets: dict | None = None
-        self._markets_gen = 0
+        self.pool = ClientPool(self.name, self.venue, cfg, api_key=api_key, api_secret=api_secret,
+                               passphrase=passphrase, rest_urls=rest_urls, size=pool_size,
+                               timeout_ms=timeout_ms, masker=self.masker)
+        self.limiter = self.pool.limiter
+        self._call = self.pool.call
         self._rules: dict[str, MarketRules] = {}
         self.last_markets_sync_ms: int | None = None
         self._cids: dict[str, str] = {}  # exchange order id -> client order id
         self._streams: list[Any] = []
-
-    def _make_client(self, cls: type, key: str | None, secret: str | None, passphrase: str | None,
-                     rest_urls: dict[str, str] | None, timeout_ms: int) -> Any:
-        client = cls({
-            "apiKey": key, "secret": secret, "password": passphrase or None,
-            "enableRateLimit": False,  # its limiter is per instance and not thread-safe
-            "timeout": timeout_ms,
-            "enableLastJsonResponse": True,
-            "options": ccxt_options(self.name, self.cfg.market_type),
-        })
-        client.number = str  # exact decimal text, never floats
-        if self.cfg.testnet:
-            if "test" not in client.urls:
-                raise ExchangeSetupError("exchange.testnet",
-                                         f"ccxt has no sandbox for {self.name}; set testnet = false")
-            client.set_sandbox_mode(True)
-        if rest_urls:
-            client.urls["api"] = {**client.urls["api"], **rest_urls}
-        client.markets_gen = -1
-        return client
-
-    # -- plumbing ---------------------------------------------------------------------------
-
-    def _sync_markets(self, client: Any) -> None:
-        if self._markets is not None and client.markets_gen != self._markets_gen:
-            client.set_markets(self._markets)
-            client.markets_gen = self._markets_gen
-
-    def _weight(self, call: str) -> float:
-        return BINANCE_WEIGHTS.get(call, 1) if self.name == "binance" else 1
-
-    async def _call(self, method: str, *args: Any, cost: str, orders: int = 0,
-                    mutating: bool = False, after: Callable[[Any, Any], Any] | None = None,
-                    **kwargs: Any) -> Any:
-        """One ccxt call: budget, a free client, its thread; ``after(client, result)`` runs
-        in the same thread (to read per-instance state such as the last raw response)."""
-        await self.limiter.acquire(self._weight(cost), orders)
-        client = await self._pool_recv.receive()
-        try:
-            def run() -> Any:
-                result = _invoke(client, self._sync_markets, method, args, kwargs)
-                if after is not None and not isinstance(result, _Failed):
-                    return after(client, result)
-                return result
-
-            result = await trio.to_thread.run_sync(run, limiter=self._threads)
-        finally:
-            self._pool_send.send_nowait(client)
-        if isinstance(result, _Failed):
-            err = translate(result.exc, exchange_id=self.name, mutating=mutating,
-                            status=result.status, headers=result.headers, masker=self.masker)
-            if isinstance(err, RateLimited):
-                self.limiter.penalise(err.retry_after_s)
-            if mutating:
-                log.warning("exchange refused %s: %s", method, err,
-                            extra={"event": "exchange_error", "exchange": self.name,
-                                   "data": {"method": method, "code": err.code,
-                                            "error": type(err).__name__}})
-            raise err from None  # the ccxt exception text is unmasked: do not chain it
-        return result
 
     def _market(self, symbol: str) -> MarketRules:
         rules = self._rules.get(symbol)
@@ -247,17 +125,16 @@ class CcxtExchange:
 
         markets, raw = await self._call("load_markets", True, cost="load_markets", after=grab)
         now_ms = _now_ms()
-        self._markets = markets
-        self._markets_gen += 1
+        self.pool.set_markets(markets)
         self._rules = rules_from_markets(self.name, markets, market_type=self.cfg.market_type,
-                                         precision_mode=self._clients[0].precisionMode,
+                                         precision_mode=self.pool.clients[0].precisionMode,
                                          fetched_at_ms=now_ms)
         self.last_markets_sync_ms = now_ms
         if self.name == "binance" and isinstance(raw, dict) and raw.get("rateLimits"):
             weights, orders = limits_from_binance(raw["rateLimits"])
             if weights or orders:
                 self.limiter.replace(Budget(weights, orders or DEFAULT_ORDER_LIMITS,
-                                            conservative=self._conservative))
+                                            conservative=self.pool.conservative))
         return self._rules
 
     async def run_market_refresh(self, *, task_status: Any = trio.TASK_STATUS_IGNORED) -> None:
@@ -277,7 +154,7 @@ class CcxtExchange:
         if not self._rules:
             await self.load_markets()
         wanted = [self._market(s).ccxt_symbol for s in symbols] if symbols else None
-        client = self._clients[0]
+        client = self.pool.clients[0]
         if client.has.get("fetchLastPrices"):
             raw = await self._call("fetch_last_prices", wanted, cost="fetch_last_prices")
             pairs = ((k, v.get("price")) for k, v in raw.items())
@@ -318,10 +195,10 @@ class CcxtExchange:
         return state
 
     def _refuse_rerounding(self, ccxt_symbol: str, qty: str, price: str | None) -> None:
-        client = self._clients[0]
-        if self._markets is None or ccxt_symbol not in self._markets:
+        client = self.pool.clients[0]
+        if self.pool.markets is None or ccxt_symbol not in self.pool.markets:
             raise UnknownSymbol(f"{self.name}: unknown symbol {ccxt_symbol}", code=-1121)
-        market = self._markets[ccxt_symbol]
+        market = self.pool.markets[ccxt_symbol]
         mode, pad = client.precisionMode, client.paddingMode
         checks = [("quantity", qty, ccxt.TRUNCATE, market["precision"]["amount"])]
         if price is not None:
@@ -422,6 +299,10 @@ class CcxtExchange:
         raw = await self._call(call, params, cost="listen_key")
         return raw.get("listenKey") if isinstance(raw, dict) else None
 
+    @property
+    def client(self) -> Any:
+        return self.pool.clients[0]
+
     def stream(self, symbols: list[str], *, since_ms: int | None = None
                ) -> AsyncIterator[StreamEvent]:
         """Binance: user-data + price websockets; others: REST polling. Fills older than
@@ -437,7 +318,7 @@ class CcxtExchange:
         for s in self._streams:
             await s.aclose()
         self._streams.clear()
-        for c in self._clients:
+        for c in self.pool.clients:
             session = getattr(c, "session", None)
             if session is not None:
                 await trio.to_thread.run_sync(session.close)

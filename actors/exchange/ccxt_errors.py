@@ -89,9 +89,14 @@ def retry_after_s(headers: Mapping[str, str] | None, default: float) -> float:
 
 
 def translate(exc: Exception, *, exchange_id: str, mutating: bool, status: int | None,
-              headers: Mapping[str, str] | None, masker: Masker) -> ExchangeError:
+              headers: Mapping[str, str] | None, masker: Masker,
+              body: str | None = None) -> ExchangeError:
+    """``status``/``headers``/``body``: the failed call's HTTP answer when there was one (ccxt
+    keeps only the message text for errors it matched by message, dropping the code)."""
     text = _SIGNATURE.sub(r"\1***", masker.scrub(str(exc)))
-    code, msg = _body(text)
+    code, msg = _body(masker.scrub(body)) if body else (None, None)
+    if code is None and msg is None:
+        code, msg = _body(text)
     if msg is not None:
         msg = masker.scrub(msg)
     message = f"{exchange_id}: {msg}" if msg else text

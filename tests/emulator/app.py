@@ -37,7 +37,8 @@ class Emulator:
         self.account = Account(self.info)
         self.counters = Counters.from_rate_limits(self.info["rateLimits"])
         self.faults: list[Fault] = []
-        self.order_requests: list[dict] = []  # every POST /api/v3/order that reached us
+        # every POST /api/v3/order that reached us, "_result": placed / rejected <code> / fault
+        self.order_requests: list[dict] = []
         self.service_ns: list[int] = []  # time spent serving each order placement
         self.listen_keys: set[str] = set()
         self.user_ws: dict[int, tuple[str, trio.MemorySendChannel]] = {}
@@ -105,12 +106,19 @@ class Emulator:
         now_ms = self.clock_ms()
         headers = {k.decode().lower(): v.decode() for k, v in scope["headers"]}
         fault = next((f for f in self.faults if f.matches(method, path)), None)
+        placing = (method, path) == ("POST", "/api/v3/order")
+        if placing:
+            self.order_requests.append({**params, "_result": "received"})
         if fault is not None and fault.kind not in ("timeout", "5xx_after"):
             fault.count -= 1
+            if placing:
+                self.order_requests[-1]["_result"] = f"fault {fault.kind}"
             return _fault_answer(fault)
         refused = self.counters.admit_weight(weight_of(method, path, params), now_ms / 1000)
         out_headers = {"x-mbx-used-weight-1m": self.counters.used_weight_1m()}
         if refused is not None:
+            if placing:
+                self.order_requests[-1]["_result"] = "rejected -1003"
             return 429, {"code": -1003, "msg": f"Too much request weight used; current limit is "
                          f"{refused.limit} request weight per {refused.label}."}, {
                 "retry-after": refused.retry_after(now_ms / 1000), **out_headers}
@@ -121,7 +129,11 @@ class Emulator:
             if (method, path) == ("POST", "/api/v3/order"):
                 self.service_ns.append(time.perf_counter_ns() - started)
         except BinanceError as e:
+            if placing:
+                self.order_requests[-1]["_result"] = f"rejected {e.code}"
             return e.http_status, {"code": e.code, "msg": e.msg}, out_headers
+        if placing:
+            self.order_requests[-1]["_result"] = "placed"
         if fault is not None:  # effect done, answer lost or late
             fault.count -= 1
             if fault.kind == "timeout":
@@ -164,7 +176,6 @@ class Emulator:
             case "GET", "/api/v3/ticker/price":
                 return acc.ticker_prices(p.get("symbol"))
             case "POST", "/api/v3/order":
-                self.order_requests.append(dict(p))
                 if (w := self.counters.admit_order(now_ms / 1000)) is not None:
                     raise BinanceError(-1015, f"Too many new orders; current limit is {w.limit} "
                                        f"orders per {w.label}.", 429)
