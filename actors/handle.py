@@ -1,0 +1,242 @@
+"""The one object the web layer talks to (ARCHITECTURE.md: web/ holds no engine state).
+
+Owns: the engine status the web shows (``status``, ``accepting`` — assigned by the root and the
+runtime), the last-webhook facts, the send sides of the ``signals`` and ``config_changes``
+channels, the market rules used to validate webhook symbols, and the inbox, users and
+configuration services behind them.
+Receives: calls from the web routes; ``status`` / ``accepting`` / ``set_markets`` from the root
+and the runtime.
+Sends: ``SignalAccepted`` on ``signals`` after each durable acceptance (the engine core consumes
+it; until then accepted signals wait in the inbox, state ``accepted``); ``ConfigChanged`` on
+``config_changes`` after each Apply (coalesced when the receiver lags).
+Fails how: ``IntakeUnavailable`` (HTTP 503) when intake is stopped, the database is unavailable
+or the engine core's backlog is full — nothing is stored then; the other refusals are the
+``UserError``/``LoginRefused``/``ConfigRefused`` families re-exported here for the web layer.
+"""
+
+from __future__ import annotations
+
+import importlib.metadata
+import logging
+import sqlite3
+import tomllib
+from collections.abc import Callable, Mapping
+from pathlib import Path
+from typing import Any
+
+import msgspec
+import trio
+from argon2 import PasswordHasher
+
+from actors import log_query
+from actors.config_service import ConfigRefused, ConfigService, problem_dicts
+from actors.config_store import ConfigStore
+from actors.inbox import Inbox
+from actors.secrets import SecretStore
+from actors.store import StorageError, Store, WriterClosed
+from actors.users import LastAdmin, LoginRefused, Session, UnknownUser, UserError, UserExists, Users
+from engine.config import Config
+from engine.errors import InvalidInput
+from engine.markets import load_exchange_info, rules_from_binance_exchange_info
+from engine.masking import Masker, mask_webhook_body
+from engine.messages import ConfigChanged, SignalAccepted
+from engine.signals import Signal
+from engine.types import MarketRules
+
+__all__ = ["ConfigRefused", "EngineHandle", "IntakeUnavailable", "LastAdmin", "LoginRefused",
+           "Session", "UnknownUser", "UserError", "UserExists", "problem_dicts"]
+
+# The engine core drains this; a larger backlog means it is not keeping up, and the webhook
+# answers 503 (TradingView's alert shows the failure) instead of piling up unbounded memory.
+SIGNAL_BACKLOG = 10_000
+CONFIG_BACKLOG = 4
+WEBHOOK_SECRET = "security.webhook_secret"
+BUNDLED_MARKETS = Path(__file__).resolve().parent / "exchange" / "markets" / (
+    "binance_spot_exchangeinfo.json")
+# free-text fields of a signal: a secret pasted there must not reach the inbox or the journal
+_TEXT_FIELDS = ("source", "tv_exchange", "trade_id", "alert_name", "alert_message")
+
+log = logging.getLogger("engine.system")
+
+
+class IntakeUnavailable(Exception):
+    """The webhook cannot be stored now (HTTP 503)."""
+
+
+def engine_version() -> str:
+    try:
+        return importlib.metadata.version("execution-engine")
+    except importlib.metadata.PackageNotFoundError:  # a source checkout
+        pyproject = Path(__file__).resolve().parent.parent / "pyproject.toml"
+        return tomllib.loads(pyproject.read_text())["project"]["version"]
+
+
+class EngineHandle:
+    def __init__(self, *, store: Store, config_store: ConfigStore, secrets: SecretStore,
+                 masker: Masker, clock_ms: Callable[[], int],
+                 password_hasher: PasswordHasher | None = None,
+                 signal_backlog: int = SIGNAL_BACKLOG):
+        self.store = store
+        self.config_store = config_store
+        self.secrets = secrets
+        self.masker = masker
+        self.clock_ms = clock_ms
+        self.status = "starting"
+        self.accepting = True
+        self.last_webhook: dict[str, Any] | None = None
+        self.version = engine_version()
+        self._signal_send, self.signals = trio.open_memory_channel[SignalAccepted](signal_backlog)
+        self._reserved = 0  # acceptances in flight, each holding one slot of the backlog
+        self._config_send, self.config_changes = trio.open_memory_channel[ConfigChanged](
+            CONFIG_BACKLOG)
+        self.inbox = Inbox(store)
+        self.users = Users(store, clock_ms, hasher=password_hasher, session_minutes=lambda: (
+            self.config.security.session_timeout_minutes))
+        self.configuration = ConfigService(store, config_store, secrets, masker, clock_ms,
+                                           self._publish_config)
+        self._runtime_markets: Mapping[str, MarketRules] | None = None
+        # (paper.markets_file, rules) — reloaded when Apply changes the exchange settings
+        self._paper_markets: tuple[str, Mapping[str, MarketRules] | None] | None = None
+
+    @property
+    def config(self) -> Config:
+        """The running configuration."""
+        return self.config_store.running
+
+    # --- webhook intake ---------------------------------------------------------------------
+    def webhook_secret(self) -> str | None:
+        return self.secrets.get(WEBHOOK_SECRET)
+
+    def mask_body(self, raw: bytes) -> str:
+        """The raw body as stored and logged: ``secret`` masked, known secrets scrubbed."""
+        return mask_webhook_body(raw, self.masker)
+
+    def markets(self) -> Mapping[str, MarketRules] | None:
+        """The market rules webhook symbols are checked against; None = no list loaded yet."""
+        exchange = self.config.exchange
+        if exchange.name != "paper":
+            return self._runtime_markets
+        source = exchange.paper.markets_file
+        if self._paper_markets is None or self._paper_markets[0] != source:
+            self._paper_markets = (source, self._load_paper_markets(source))
+        return self._paper_markets[1]
+
+    def _load_paper_markets(self, name: str) -> Mapping[str, MarketRules] | None:
+        path = self.config_store.resolve(name) if name else BUNDLED_MARKETS
+        try:
+            info = load_exchange_info(path.read_bytes())
+            fetched = info.get("serverTime")
+            return rules_from_binance_exchange_info(
+                info, fetched_at_ms=fetched if isinstance(fetched, int) else self.clock_ms())
+        except (OSError, InvalidInput) as exc:  # symbol checks stay deferred (SPEC 2.4)
+            log.error(f"paper markets file {path} cannot be loaded: {exc}",
+                      extra={"event": "markets_unavailable"})
+            return None
+
+    def set_markets(self, markets: Mapping[str, MarketRules]) -> None:
+        """The runtime's market list for a real exchange (precision sync, SPEC 5.1)."""
+        self._runtime_markets = markets
+
+    def _scrubbed(self, signal: Signal) -> Signal:
+        changes = {f: self.masker.scrub(getattr(signal, f)) for f in _TEXT_FIELDS}
+        changes = {f: v for f, v in changes.items() if v != getattr(signal, f)}
+        return msgspec.structs.replace(signal, **changes) if changes else signal
+
+    async def accept(self, signal: Signal, raw_masked: str, source_ip: str | None,
+                     received_ms: int) -> tuple[str, int]:
+        """Journal the webhook durably, then hand it to the engine core; ``("accepted", id)``
+        or ``("duplicate", first id)``. Raises ``IntakeUnavailable`` (nothing stored)."""
+        if not self.accepting:
+            raise IntakeUnavailable("the engine is shutting down")
+        stats = self._signal_send.statistics()
+        if stats.current_buffer_used + self._reserved >= stats.max_buffer_size:
+            log.error("webhook refused: the engine core's signal backlog is full",
+                      extra={"event": "signal_backlog_full",
+                             "data": {"backlog": stats.max_buffer_size}})
+            raise IntakeUnavailable("signal backlog full")
+        signal = self._scrubbed(signal)
+        key = f"{self.config.exchange.name}:{signal.symbol}:{signal.timeframe}"
+        self._reserved += 1
+        try:
+            try:
+                outcome, inbox_id = await self.inbox.accept(signal, raw_masked, source_ip,
+                                                            received_ms, journal_key=key)
+            except (StorageError, WriterClosed, sqlite3.OperationalError) as exc:
+                raise IntakeUnavailable(f"database unavailable: {exc}") from exc
+            if outcome == "accepted":
+                message = SignalAccepted(inbox_id=inbox_id, received_ms=received_ms,
+                                         source_ip=source_ip, signal=signal)
+                try:
+                    self._signal_send.send_nowait(message)  # a slot was reserved above
+                except trio.BrokenResourceError:
+                    pass  # the core has stopped: the row stays pending for the next start
+        finally:
+            self._reserved -= 1
+        return outcome, inbox_id
+
+    def note_webhook(self, **facts: Any) -> None:
+        """The last webhook's outcome, for ``/api/status``."""
+        self.last_webhook = facts
+
+    # --- configuration ----------------------------------------------------------------------
+    def anything_open(self) -> bool:
+        """A group not closed/failed, a queued entry or an unprocessed signal (SPEC 10.1)."""
+        row = self.store.query(
+            "SELECT (SELECT count(*) FROM position_groups WHERE status NOT IN"
+            " ('closed', 'failed')) + (SELECT count(*) FROM queue_entries) + (SELECT count(*)"
+            " FROM inbox WHERE state IN ('accepted', 'processing', 'queued')) AS n")
+        return row[0]["n"] > 0
+
+    async def apply_config(self, *, user: str | None) -> dict[str, Any]:
+        result = await self.configuration.apply(user=user, anything_open=self.anything_open())
+        if any(key.startswith("exchange.") for key in result["changed"]):
+            self._paper_markets = None
+        return result
+
+    def _publish_config(self, message: ConfigChanged) -> None:
+        try:
+            self._config_send.send_nowait(message)
+            return
+        except trio.WouldBlock:
+            pass
+        except trio.BrokenResourceError:
+            return  # nobody listens any more: the running configuration is already adopted
+        # The receiver lags: merge what it has not taken yet into one message (state, not events).
+        changed: list[str] = []
+        restart: list[str] = []
+        while True:
+            try:
+                older = self.config_changes.receive_nowait()
+            except trio.WouldBlock:
+                break
+            changed += [k for k in older.changed if k not in changed]
+            restart += [k for k in older.restart_required if k not in restart]
+        changed += [k for k in message.changed if k not in changed]
+        restart += [k for k in message.restart_required if k not in restart]
+        self._config_send.send_nowait(msgspec.structs.replace(
+            message, changed=tuple(changed), restart_required=tuple(restart)))
+
+    # --- reading ----------------------------------------------------------------------------
+    def status_view(self) -> dict[str, Any]:
+        cfg = self.config
+        markets = self.markets()
+        return {
+            "status": self.status,
+            "accepting": self.accepting,
+            "version": self.version,
+            "instance": self.store.instance_id(),
+            "exchange": {"name": cfg.exchange.name, "market_type": cfg.exchange.market_type,
+                         "testnet": cfg.exchange.testnet},
+            "precision": {"markets_loaded": markets is not None,
+                          "symbols": 0 if markets is None else len(markets)},
+            "inbox": {"pending": self.inbox.count("accepted"),
+                      "backlog": self._signal_send.statistics().current_buffer_used},
+            "last_webhook": self.last_webhook,
+            "webhook_signature_validation": cfg.security.webhook_signature_validation,
+        }
+
+    def query_logs(self, **filters: Any) -> tuple[list[dict[str, Any]], str | None]:
+        return log_query.query_events(self.store, **filters)
+
+    def export_logs(self, fmt: str, **filters: Any) -> tuple[str, str]:
+        return log_query.export_events(self.store, fmt, **filters)

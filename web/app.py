@@ -1,0 +1,53 @@
+"""The Quart-Trio application: blueprints, the ``/api/`` guard and the error answers.
+
+Every error is JSON: the webhook's own ``{"status": ...}`` answers, and the SPEC 11.6 shape
+``{"error", "message", "details"}`` everywhere else. Unexpected exceptions are logged with their
+stack trace and answered 500 without internals.
+"""
+
+from __future__ import annotations
+
+import logging
+
+from quart import Response, request
+from quart_trio import QuartTrio
+from werkzeug.exceptions import HTTPException
+
+from actors.handle import EngineHandle
+from web import api_config, api_status, api_users, auth, webhook
+from web.common import ApiError, error_response, json_response
+from web.throttle import AuthThrottle
+
+MAX_API_BODY = 1024 * 1024
+
+log = logging.getLogger("engine.system")
+
+
+def create_app(handle: EngineHandle) -> QuartTrio:
+    app = QuartTrio(__name__)
+    app.config.update(MAX_CONTENT_LENGTH=MAX_API_BODY, BODY_TIMEOUT=10, JSON_SORT_KEYS=False)
+    app.extensions["engine"] = handle
+    app.extensions["webhook_throttle"] = AuthThrottle()
+    for blueprint in (webhook.bp, auth.bp, api_status.bp, api_config.bp, api_users.bp):
+        app.register_blueprint(blueprint)
+    app.before_request(auth.guard)
+
+    @app.errorhandler(ApiError)
+    async def api_error(exc: ApiError) -> Response:
+        return error_response(exc.status, exc.code, exc.message, exc.details)
+
+    @app.errorhandler(HTTPException)
+    async def http_error(exc: HTTPException) -> Response:
+        status = exc.code or 500
+        if request.path == "/webhook" and status == 413:
+            return json_response({"status": "too_large"}, 413)
+        code = (exc.name or "error").lower().replace(" ", "_")
+        return error_response(status, code, exc.description or exc.name or "error")
+
+    @app.errorhandler(Exception)
+    async def unexpected(exc: Exception) -> Response:
+        log.error(f"unexpected error answering {request.method} {request.path}", exc_info=exc,
+                  extra={"event": "http_error"})
+        return error_response(500, "internal", "internal error (logged)")
+
+    return app

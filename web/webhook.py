@@ -1,0 +1,198 @@
+"""``POST /webhook`` (SPEC 2.1, 2.2): log, authenticate, validate, deduplicate, store, answer.
+
+The answer comes only after the inbox row, its idempotency key and the ``SignalAccepted``
+journal row are committed together; the engine core processes the signal asynchronously.
+Order: size (413) → log the request → allowlist (403) → throttle (429) → intake stopped (503)
+→ body secret (401) → HMAC header (401) → fields (400) → inbox (200 accepted / duplicate).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+from typing import Any
+
+import msgspec
+import trio
+from quart import Blueprint, Response, current_app, request
+from werkzeug.exceptions import RequestEntityTooLarge
+
+from actors.handle import EngineHandle, IntakeUnavailable
+from engine.signals import Signal, WebhookRejected, parse_webhook
+from web.common import client_ip, engine, ip_in, json_response
+from web.throttle import TRADINGVIEW_IPS, AuthThrottle
+
+MAX_BODY = 64 * 1024
+BODY_TIMEOUT_S = 10
+CLOCK_SKEW_WARN_MS = 5 * 60_000
+
+bp = Blueprint("webhook", __name__)
+log = logging.getLogger("engine.webhook")
+security_log = logging.getLogger("engine.security")
+_decode = msgspec.json.Decoder().decode
+
+
+async def _read_body() -> bytes | None:
+    """The body, or None when it exceeds ``MAX_BODY`` (checked on the bytes actually read)."""
+    data = bytearray()
+    try:
+        with trio.fail_after(BODY_TIMEOUT_S):
+            async for chunk in request.body:
+                data += chunk
+                if len(data) > MAX_BODY:
+                    return None
+    except RequestEntityTooLarge:
+        return None
+    return bytes(data)
+
+
+class _Request:
+    """One webhook's facts, for the answer, the logs and ``/api/status``."""
+
+    def __init__(self, handle: EngineHandle, throttle: AuthThrottle):
+        self.handle = handle
+        self.throttle = throttle
+        self.received_ms = handle.clock_ms()
+        self.ip = client_ip(handle.config.security.trust_forwarded_for)
+
+    def answer(self, http: int, body: dict[str, Any], **facts: Any) -> Response:
+        self.handle.note_webhook(received_at=self.received_ms, source_ip=self.ip,
+                                 http_status=http, outcome=body["status"], **facts)
+        return json_response(body, http)
+
+    def refuse(self, http: int, status: str, message: str, event: str, **data: Any) -> Response:
+        log.warning(message, extra={"event": event, "data": {"source_ip": self.ip, **data}})
+        return self.answer(http, {"status": status})
+
+    def unauthorized(self, reason: str) -> Response:
+        data = {"source_ip": self.ip, "reason": reason}
+        log.warning(f"webhook authentication failed: {reason}",
+                    extra={"event": "webhook_unauthorized", "data": data})
+        security_log.warning(f"webhook authentication failed from {self.ip}: {reason}",
+                             extra={"event": "webhook_auth_failed", "data": data})
+        if not self.exempt() and self.throttle.failure(self.ip, self.received_ms):
+            security_log.warning(f"{self.ip} throttled for 10 minutes after 20 webhook "
+                                 "authentication failures in one minute",
+                                 extra={"event": "webhook_throttled", "data": data})
+        return self.answer(401, {"status": "unauthorized"})
+
+    def exempt(self) -> bool:
+        security = self.handle.config.security
+        return self.ip in TRADINGVIEW_IPS or ip_in(self.ip, security.webhook_ip_allowlist)
+
+
+def _secret_matches(provided: object, secret: str | None) -> bool:
+    if secret is None or not isinstance(provided, str):
+        return False
+    # surrogatepass: a lone surrogate in the JSON must fail the comparison, not raise
+    return hmac.compare_digest(provided.encode("utf-8", "surrogatepass"), secret.encode("utf-8"))
+
+
+def _signature_matches(header: str, raw: bytes, secret: str | None) -> bool:
+    scheme, _, digest = header.strip().partition("=")
+    if secret is None or scheme.strip().lower() != "sha256":
+        return False
+    expected = hmac.new(secret.encode("utf-8"), raw, hashlib.sha256).hexdigest()
+    return hmac.compare_digest(digest.strip().lower().encode("ascii", "replace"),
+                               expected.encode("ascii"))
+
+
+@bp.post("/webhook")
+async def webhook() -> Response:
+    handle = engine()
+    req = _Request(handle, current_app.extensions["webhook_throttle"])
+    declared = request.content_length
+    try:
+        raw = None if declared is not None and declared > MAX_BODY else await _read_body()
+    except trio.TooSlowError:
+        message = f"not received within {BODY_TIMEOUT_S} s"
+        log.warning(f"webhook body {message}", extra={"event": "webhook_rejected",
+                                                       "data": {"source_ip": req.ip}})
+        return req.answer(400, {"status": "rejected",
+                                "errors": [{"field": "body", "message": message}]})
+    if raw is None:
+        log.info("webhook received", extra={"event": "webhook_received", "data": {
+            "source_ip": req.ip, "body": None, "declared_bytes": declared}})
+        return req.refuse(413, "too_large", f"webhook body larger than {MAX_BODY} bytes",
+                          "webhook_too_large")
+    log.info("webhook received", extra={"event": "webhook_received", "data": {
+        "source_ip": req.ip, "body": handle.mask_body(raw), "bytes": len(raw)}})
+    security = handle.config.security
+    if security.webhook_ip_allowlist and not ip_in(req.ip, security.webhook_ip_allowlist):
+        return req.refuse(403, "forbidden", f"webhook from {req.ip}, not in the allowlist",
+                          "webhook_forbidden")
+    if not req.exempt() and req.throttle.blocked(req.ip, req.received_ms):
+        return req.refuse(429, "throttled", f"webhook from throttled address {req.ip}",
+                          "webhook_throttled")
+    if not handle.accepting:
+        return req.refuse(503, "unavailable", "webhook refused: the engine is shutting down",
+                          "webhook_unavailable")
+    return await _authenticated(req, raw)
+
+
+async def _authenticated(req: _Request, raw: bytes) -> Response:
+    handle, security = req.handle, req.handle.config.security
+    try:
+        body = _decode(raw)
+    except msgspec.DecodeError:
+        body = None
+    if isinstance(body, dict):
+        secret = handle.webhook_secret()
+        if security.webhook_signature_validation:
+            if secret is None:
+                log.error("webhook refused: security.webhook_secret is not set",
+                          extra={"event": "webhook_secret_missing"})
+            if not _secret_matches(body.get("secret"), secret):
+                return req.unauthorized("missing or wrong secret")
+        signature = request.headers.get("X-Signature")
+        if signature is None and security.webhook_hmac_required:
+            return req.unauthorized("missing X-Signature header")
+        if signature is not None and not _signature_matches(signature, raw, secret):
+            return req.unauthorized("bad X-Signature")
+    return await _validated(req, raw)
+
+
+async def _validated(req: _Request, raw: bytes) -> Response:
+    handle, cfg = req.handle, req.handle.config
+    try:
+        signal = parse_webhook(raw, markets=handle.markets(),
+                               quote_currencies=cfg.app.quote_currencies,
+                               secret_required=cfg.security.webhook_signature_validation)
+    except WebhookRejected as exc:
+        errors = handle.masker.scrub_obj([{"field": e.field, "message": e.message}
+                                          for e in exc.errors])
+        log.warning("webhook rejected", extra={"event": "webhook_rejected", "data": {
+            "source_ip": req.ip, "errors": errors}})
+        return req.answer(400, {"status": "rejected", "errors": errors})
+    _notes(req, signal, cfg.exchange.name)
+    masked = handle.mask_body(raw)
+    try:
+        outcome, inbox_id = await handle.accept(signal, masked, req.ip, req.received_ms)
+    except IntakeUnavailable as exc:
+        return req.refuse(503, "unavailable", f"webhook not stored: {exc}", "webhook_unavailable")
+    where = {"symbol": signal.symbol, "timeframe": signal.timeframe}
+    data = {"source_ip": req.ip, "inbox_id": inbox_id, "intent": signal.intent,
+            "side": signal.side, "idempotency_key": signal.idempotency_key}
+    if outcome == "duplicate":
+        log.info("duplicate webhook (same idempotency key within 60 s): not processed",
+                 extra={"event": "webhook_duplicate", **where, "data": data})
+    else:
+        log.info("webhook accepted", extra={"event": "webhook_accepted", **where, "data": data})
+    return req.answer(200, {"status": outcome, "id": inbox_id}, inbox_id=inbox_id, **where)
+
+
+def _notes(req: _Request, signal: Signal, exchange: str) -> None:
+    where = {"symbol": signal.symbol, "timeframe": signal.timeframe}
+    skew = req.received_ms - signal.timestamp_ms
+    if abs(skew) > CLOCK_SKEW_WARN_MS:
+        log.warning(f"webhook timestamp is {skew / 1000:.0f} s away from the receive time",
+                    extra={"event": "webhook_clock_skew", **where,
+                           "data": {"skew_ms": skew, "source_ip": req.ip}})
+    # the paper exchange is never a chart's exchange: nothing worth noting then
+    if exchange != "paper" and signal.tv_exchange.lower() != exchange.lower():
+        log.info(f"chart exchange {signal.tv_exchange} differs from exchange.name {exchange};"
+                 " trading on the configured exchange",
+                 extra={"event": "webhook_exchange_mismatch", **where})
+
+
