@@ -118,6 +118,11 @@ async def execute_entry(sup: Supervisor, sig: Signal, inbox_id: int | None, *,
         return None
     resolved = sup.precision.resolve(sig.symbol, mode=sig.precision_mode)
     if isinstance(resolved, MetadataMissing):
+        known = sup.precision.all_rules()
+        if known and sig.symbol not in known:
+            await outcome(sup, inbox_id, "rejected", f"rejected: unknown symbol {sig.symbol} on "
+                          f"{sup.exchange}", logging.WARNING, sig)
+            return None
         return await enqueue(sup, sig, inbox_id, "precision_missing", grid)
     if resolved.warning:
         logging.getLogger("engine.precision").warning(resolved.warning, extra={

@@ -78,6 +78,8 @@ class Precision(Protocol):
     def resolve(self, symbol: str, *, mode: Literal["auto", "force"] = "auto"
                 ) -> ResolvedRules | MetadataMissing: ...
 
+    def all_rules(self) -> dict: ...
+
 
 class Slot:
     """One registered group: its actor (the state's owner), key and grid snapshot."""

@@ -44,7 +44,8 @@ def signal(intent: str = "signal", *, side: str = "long", symbol: str = SYMBOL,
            timeframe: int = 60, ts_ms: int = START_MS, entry_price: str | None = "100",
            order_size: str | None = "1000", size_type: str = "quote",
            market_position_size: str = "0", prev_market_position_size: str = "0") -> Signal:
-    key = hashlib.sha256(f"{intent}{side}{symbol}{timeframe}{ts_ms}".encode()).hexdigest()
+    text = f"{intent}{side}{symbol}{timeframe}{ts_ms}{entry_price}{order_size}{size_type}"
+    key = hashlib.sha256(text.encode()).hexdigest()
     return Signal(
         intent=intent, side=side, symbol=symbol, ccxt_symbol=None, timeframe=timeframe,
         timestamp_ms=ts_ms, source="tradingview", tv_exchange="BINANCE",

@@ -66,3 +66,33 @@ async def test_partial_fill_gets_a_tp_for_its_filled_part_at_once(tmp_path, auto
         assert tps == [("sell", "100.49", "2.01")]
         assert kit.store.query("SELECT status FROM position_groups")[0]["status"] \
             == "partially_filled"
+
+
+async def test_exit_cancels_every_resting_order_and_market_closes(tmp_path, autojump_clock):
+    async with running(tmp_path / "e.db") as kit:
+        await kit.send(signal())
+        await kit.price("99.4")  # DCA0 and DCA1 filled; their TPs and DCA2..4 rest
+        assert len(kit.open_orders()) == 5
+        inbox_id = await kit.send(signal("exit", ts_ms=signal().timestamp_ms + 60_000))
+        assert kit.inbox_row(inbox_id) == {"state": "processed",
+                                           "outcome": "exit sent to group 1"}
+        assert kit.open_orders() == []
+        closes = [o for o in kit.orders("filled") if o["type"] == "market"]
+        assert [(c["side"], c["quantity"]) for c in closes] == [("sell", "4.01")]
+        group = kit.groups()[0]
+        assert (group["status"], group["close_reason"], group["open_qty"]) == \
+            ("closed", "exit_signal", "0.000")
+        trade = kit.store.query("SELECT realized_pnl, close_reason FROM closed_trades")[0]
+        # (99.4 − 100) × 2 + (99.4 − 99.5) × 2.01
+        assert (D(trade["realized_pnl"]), trade["close_reason"]) == (D("-1.401"), "exit_signal")
+        assert kit.sup.used() == 0
+        assert kit.paper.state()["balances"]["LTC"] == {"free": "0", "locked": "0"}
+
+
+async def test_restored_state_column_round_trips(tmp_path, autojump_clock):
+    async with running(tmp_path / "e.db") as kit:
+        await kit.send(signal())
+        await kit.price("99.4")
+        live = kit.sup.groups[1].state
+        stored = decode_state(kit.store.query("SELECT state FROM position_groups")[0]["state"])
+        assert stored == live
