@@ -1,0 +1,236 @@
+"""Start-up and periodic reconciliation with the real paper exchange and the real engine core.
+
+Each test runs the engine, stops it (resting orders stay, as on a real shutdown or crash),
+changes the exchange while no engine runs — prices move, orders are placed or cancelled by
+hand — and starts the engine again on the same database: the reconciler runs before any signal.
+D2 ladder on LTCUSDT (tick 0.01, step 0.001), fees 0.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections import Counter
+from contextlib import asynccontextmanager
+from decimal import Decimal as D
+from functools import partial
+from pathlib import Path
+
+import msgspec
+import trio
+
+from actors.clock import EngineClock
+from actors.engine_core import run_core
+from actors.exchange.paper import PaperExchange
+from actors.exchange.port import OrderRequest
+from actors.group_projection import decode_state
+from actors.store import Store
+from engine.orders import encode_cid
+from tests.actors.engine_kit import HOUR_MS, START_MS, SYMBOL, Kit, config, paper_config, signal
+
+LADDER = [("buy", "100", "2"), ("buy", "99.5", "2.01"), ("buy", "99", "2.02"),
+          ("buy", "98.5", "2.03"), ("buy", "98", "2.04")]
+
+
+class HangingCreates:
+    """The paper exchange, except that order placements never answer (the engine dies while
+    sending): every other call goes to the real exchange."""
+
+    def __init__(self, inner: PaperExchange):
+        self.inner = inner
+        self.name = inner.name
+
+    async def create_order(self, request: OrderRequest):
+        await trio.sleep_forever()
+
+    def __getattr__(self, name: str):
+        return getattr(self.inner, name)
+
+
+@asynccontextmanager
+async def engine(db: Path, *, price: str = "100.5", wrap=None):
+    """Store writer + paper exchange + engine core (start-up reconciliation included)."""
+    store = Store.open(db)
+    try:
+        async with trio.open_nursery() as nursery:
+            await nursery.start(store.run_writer)
+            clock = EngineClock.following_trio(START_MS)
+            paper = PaperExchange(db=store, config=paper_config(), clock_ms=clock.now_ms)
+            await paper.push_price(SYMBOL, D(price))
+            port = paper if wrap is None else wrap(paper)
+            core = await nursery.start(partial(run_core, config=config(), store=store,
+                                               handle=None, secrets=None, clock=clock, port=port))
+            kit = Kit(store, paper, core, clock)
+            await kit.settle(2)
+            yield kit
+            nursery.cancel_scope.cancel()
+    finally:
+        store.close()
+
+
+@asynccontextmanager
+async def engine_down(db: Path):
+    """The exchange alone: no engine runs (what happens here is news to the next start)."""
+    store = Store.open(db)
+    try:
+        yield PaperExchange(db=store, config=paper_config(),
+                            clock_ms=lambda: START_MS + 10 * HOUR_MS), store.instance_id()
+    finally:
+        store.close()
+
+
+def report(kit: Kit) -> dict:
+    rows = kit.journal("Reconciled")
+    return msgspec.json.decode(rows[-1]["body"]) if rows else {}
+
+
+def state(kit: Kit, group_id: int = 1):
+    row = kit.store.query("SELECT state FROM position_groups WHERE id = ?", (group_id,))[0]
+    return decode_state(row["state"])
+
+
+def cid_counts(kit: Kit) -> Counter:
+    return Counter(o["client_order_id"] for o in kit.paper.state()["orders"])
+
+
+async def test_fills_while_down_are_booked_in_order_and_their_tps_placed(tmp_path,
+                                                                           autojump_clock):
+    db = tmp_path / "e.db"
+    async with engine(db) as kit:
+        await kit.send(signal())
+        assert kit.open_orders() == sorted(LADDER)
+    async with engine_down(db) as (paper, _):
+        await paper.push_price(SYMBOL, D("99.4"))  # DCA0 (100) and DCA1 (99.5) fill
+    async with engine(db, price="99.4") as kit:
+        assert report(kit)["kind"] == "startup"
+        assert (report(kit)["booked_fills"], report(kit)["synced"]) == (2, 2)
+        fills = kit.store.query("SELECT side, price, quantity FROM fills ORDER BY ts, id")
+        assert [(f["side"], f["price"], f["quantity"]) for f in fills] == [
+            ("buy", "100.00", "2.000"), ("buy", "99.50", "2.010")]
+        assert kit.open_orders() == sorted([
+            ("sell", "101", "2"), ("sell", "99.99", "2.01"), *LADDER[2:]])
+        s = state(kit)
+        assert [(leg.entry_state, leg.open_qty, leg.tp_state) for leg in s.legs[:3]] == [
+            ("filled", D("2"), "placed"), ("filled", D("2.01"), "placed"),
+            ("open", D(0), "none")]
+        entries = kit.store.query("SELECT leg, state FROM orders WHERE purpose = 'e'"
+                                  " ORDER BY leg")
+        assert [r["state"] for r in entries] == ["filled", "filled", "open", "open", "open"]
+        # a TP hit while down again: booked as a lot close on the next start
+    async with engine_down(db) as (paper, _):
+        await paper.push_price(SYMBOL, D("100.2"))  # DCA1's TP (99.99) fills
+    async with engine(db, price="100.2") as kit:
+        leg = state(kit).leg(0, 1)
+        assert (leg.tp_state, leg.open_qty) == ("hit", D(0))
+        assert state(kit).realized_pnl == D("0.49") * D("2.01")
+        assert ("sell", "99.99", "2.01") not in kit.open_orders()
+
+
+async def test_a_pending_order_that_never_reached_the_exchange_is_sent_once_same_id(
+        tmp_path, autojump_clock):
+    db = tmp_path / "e.db"
+    async with engine(db, wrap=HangingCreates) as kit:
+        await kit.send(signal())  # recorded, then the engine dies while sending
+        rows = kit.store.query("SELECT client_order_id, state, sent_at FROM orders")
+        assert [(r["state"], r["sent_at"]) for r in rows] == [("pending", None)] * 5
+        assert kit.paper.state()["orders"] == []
+    cids = {r["client_order_id"] for r in rows}
+    async with engine(db) as kit:
+        assert report(kit)["resent"] == 5
+        assert cid_counts(kit) == Counter({cid: 1 for cid in cids})
+        assert kit.open_orders() == sorted(LADDER)
+        states = kit.store.query("SELECT state FROM orders")
+        assert {r["state"] for r in states} == {"open"}
+    async with engine(db) as kit:  # a further restart finds them: nothing is sent again
+        assert report(kit)["resent"] == 0
+        assert cid_counts(kit) == Counter({cid: 1 for cid in cids})
+
+
+async def test_a_pending_order_no_longer_wanted_is_marked_failed(tmp_path, autojump_clock):
+    db = tmp_path / "e.db"
+    async with engine(db, wrap=HangingCreates) as kit:
+        await kit.send(signal())
+        await kit.send(signal("exit", ts_ms=START_MS + HOUR_MS))  # cancels wanted, not sent
+    async with engine(db) as kit:
+        assert (report(kit)["failed"], report(kit)["resent"]) == (5, 0)
+        assert kit.paper.state()["orders"] == []
+        assert {r["state"] for r in kit.store.query("SELECT state FROM orders")} == {"failed"}
+        group = kit.groups()[0]
+        assert group["status"] == "closed"
+        assert not [ev for ev in kit.journal("EntryEnded")
+                    if msgspec.json.decode(ev["body"])["external"]]
+
+
+async def test_unknown_orders_with_our_prefix_adopted_or_cancelled_foreign_left_alone(
+        tmp_path, autojump_clock, caplog):
+    db = tmp_path / "e.db"
+    async with engine(db) as kit:
+        await kit.send(signal())
+    async with engine_down(db) as (paper, instance):
+        def buy(cid: str, price: str) -> OrderRequest:
+            return OrderRequest(client_order_id=cid, symbol=SYMBOL, side="buy", type="limit",
+                                quantity=D("0.1"), price=D(price))
+        adopted = encode_cid(instance, 1, 0, 0, "e", 7)  # group 1 exists
+        orphan = encode_cid(instance, 99, 0, 0, "e", 0)  # no group 99
+        foreign = encode_cid("zzzz" if instance != "zzzz" else "yyyy", 1, 0, 0, "e", 0)
+        for cid, price in ((adopted, "90"), (orphan, "91"), (foreign, "92")):
+            await paper.create_order(buy(cid, price))
+    caplog.set_level(logging.INFO)
+    async with engine(db) as kit:
+        r = report(kit)
+        assert (r["adopted"], r["orphans_cancelled"]) == (1, 1)
+        status = {o["client_order_id"]: o["status"] for o in kit.paper.state()["orders"]}
+        assert (status[adopted], status[orphan], status[foreign]) == ("open", "canceled", "open")
+        row = kit.store.query("SELECT group_id, purpose, attempt, state, price FROM orders"
+                              " WHERE client_order_id = ?", (adopted,))
+        assert row == [{"group_id": 1, "purpose": "e", "attempt": 7, "state": "open",
+                        "price": "90"}]
+        assert not kit.store.query("SELECT 1 FROM orders WHERE client_order_id IN (?, ?)",
+                                   (orphan, foreign))
+        events = {(r.name, getattr(r, "event", None)) for r in caplog.records}
+        assert {("engine.order", "order_adopted"), ("engine.order", "orphan_cancelled")} <= events
+
+
+async def test_a_balance_shortfall_writes_off_the_most_recent_lots(tmp_path, autojump_clock,
+                                                                  caplog):
+    db = tmp_path / "e.db"
+    async with engine(db, price="100") as kit:  # DCA0 fills at once: lot 2, TP 2 @ 101
+        await kit.send(signal())
+        await kit.price("99.4")  # DCA1 fills: lot 2.01, TP 2.01 @ 99.99
+        assert ("sell", "101", "2") in kit.open_orders()
+    async with engine_down(db) as (paper, _):
+        # manual trading: the DCA1 TP is cancelled by hand and 1.51 LTC sold
+        tp = next(o for o in paper.state()["orders"] if o["price"] == "99.99")
+        await paper.cancel_order(SYMBOL, tp["client_order_id"])
+        await paper.create_order(OrderRequest(client_order_id="manual1", symbol=SYMBOL,
+                                              side="sell", type="market", quantity=D("1.51")))
+    caplog.set_level(logging.INFO)
+    async with engine(db, price="99.4") as kit:
+        r = report(kit)
+        assert (r["shortfalls"], r["synced"]) == (1, 1)
+        s = state(kit)
+        # 4.01 held in lots, 2.5 on the account: DCA1 (the most recent lot) loses 1.51
+        assert [(leg.open_qty, leg.written_off_qty) for leg in s.legs[:2]] == [
+            (D("2"), D(0)), (D("0.5"), D("1.51"))]
+        assert s.leg(0, 1).tp_state == "external_cancel"  # cancelled by hand: not re-placed
+        assert s.realized_pnl == -D("99.5") * D("1.51")
+        assert len(kit.journal("LotWrittenOff")) == 1
+        errors = [r for r in caplog.records if getattr(r, "event", None) == "balance_shortfall"]
+        assert len(errors) == 1 and errors[0].levelno == logging.ERROR
+
+
+async def test_periodic_pass_adopts_new_unknowns_and_flags_missing_orders(tmp_path,
+                                                                          autojump_clock):
+    db = tmp_path / "e.db"
+    async with engine(db) as kit:
+        await kit.send(signal())
+        rec = kit.core.reconciler
+        assert (await rec.periodic()).flagged == 0
+        stray = encode_cid(kit.store.instance_id(), 1, 0, 4, "e", 9)
+        await kit.paper.create_order(OrderRequest(
+            client_order_id=stray, symbol=SYMBOL, side="buy", type="limit", quantity=D("0.1"),
+            price=D("95")))
+        report1 = await rec.periodic()
+        assert (report1.adopted, report1.flagged) == (1, 0)
+        assert kit.store.query("SELECT state FROM orders WHERE client_order_id = ?",
+                               (stray,)) == [{"state": "open"}]
+        assert (await rec.periodic()).adopted == 0  # known now
