@@ -113,13 +113,15 @@ class Kit:
 def paper_config(**changes) -> PaperConfig:
     values = {"maker_fee_percent": D(0), "taker_fee_percent": D(0),
               "start_balances": {"USDT": D(100_000), "LTC": D(0)}}
+    if changes.pop("hold_base", False):  # shorts on the spot book need base to sell
+        values["start_balances"] = {"USDT": D(100_000), "LTC": D(1_000)}
     values.update(changes)
     return PaperConfig(**values)
 
 
 @asynccontextmanager
 async def running(db: Path, cfg: Config | None = None, *, paper: PaperConfig | None = None,
-                  prices: dict[str, str] | None = None):
+                  prices: dict[str, str] | None = None, hedge: bool = False):
     """Store writer + paper exchange + engine core in one nursery; cancelled on exit (resting
     orders stay in the paper exchange's tables, as on a real shutdown)."""
     cfg = cfg or config()
@@ -132,11 +134,33 @@ async def running(db: Path, cfg: Config | None = None, *, paper: PaperConfig | N
                                      clock_ms=clock.now_ms)
             for symbol, price in (prices or {SYMBOL: "100"}).items():
                 await exchange.push_price(symbol, D(price))
+            port = HedgeModePaper(exchange) if hedge else exchange
             core = await nursery.start(partial(run_core, config=cfg, store=store, handle=None,
-                                               secrets=None, clock=clock, port=exchange))
+                                               secrets=None, clock=clock, port=port))
             kit = Kit(store, exchange, core, clock)
             await kit.settle()
             yield kit
             nursery.cancel_scope.cancel()
     finally:
         store.close()
+
+
+class HedgeModePaper:
+    """The paper exchange seen as a futures account in hedge mode: the position side travels
+    with every order, the spot book just executes it (shorts sell base it holds). A port
+    implementation (a fake, not a mock) for the opposite-side and reverse rules."""
+
+    name = "paper"
+
+    def __init__(self, paper: PaperExchange):
+        self.inner = paper
+
+    def __getattr__(self, attr: str):
+        return getattr(self.inner, attr)
+
+    async def create_order(self, request):
+        return await self.inner.create_order(msgspec.structs.replace(
+            request, position_side=None, reduce_only=False))
+
+    def stream(self, symbols):
+        return self.inner.stream(symbols)

@@ -6,8 +6,12 @@ Binance exchange info, fees 0 (the vectors' assumption).
 
 from decimal import Decimal as D
 
+import pytest
+import trio
+
 from actors.group_projection import decode_state
-from tests.actors.engine_kit import running, signal
+from engine.messages import SignalAccepted
+from tests.actors.engine_kit import paper_config, running, signal
 
 D2_ENTRIES = [("buy", "100", "2"), ("buy", "99.5", "2.01"), ("buy", "99", "2.02"),
               ("buy", "98.5", "2.03"), ("buy", "98", "2.04")]
@@ -50,7 +54,6 @@ async def test_fills_place_per_leg_tps_from_the_actual_fill_price(tmp_path, auto
 
 
 async def test_partial_fill_gets_a_tp_for_its_filled_part_at_once(tmp_path, autojump_clock):
-    from tests.actors.engine_kit import paper_config
     async with running(tmp_path / "e.db", paper=paper_config(partial_fill_ratio=D("0.5"))) \
             as kit:
         await kit.send(signal(entry_price="99.5"))  # DCA0 at 99.50 rests (price 100)
@@ -96,3 +99,28 @@ async def test_restored_state_column_round_trips(tmp_path, autojump_clock):
         live = kit.sup.groups[1].state
         stored = decode_state(kit.store.query("SELECT state FROM position_groups")[0]["state"])
         assert stored == live
+
+
+@pytest.mark.parametrize("checkpoints", [0, 1, 2, 3, 5, 8, 13, 21])
+async def test_a_tp_fill_racing_an_exit_never_sells_twice(tmp_path, autojump_clock, checkpoints):
+    """SPEC 4.6: resting orders are cancelled first, their fills booked, then only what
+    remains is market-sold — wherever the TP fill lands in the exit's sequence."""
+    async with running(tmp_path / "e.db") as kit:
+        await kit.send(signal())  # DCA0 filled at 100; its TP rests at 101
+        exit_signal = signal("exit", ts_ms=signal().timestamp_ms + 1)
+        outcome, inbox_id = await kit.inbox.accept(exit_signal, "{}", None, 0)
+        await kit.sup.inbox.send(SignalAccepted(inbox_id=inbox_id, received_ms=0,
+                                                source_ip=None, signal=exit_signal))
+        for _ in range(checkpoints):
+            await trio.lowlevel.checkpoint()
+        await kit.paper.push_price("LTCUSDT", D("101"))  # the TP fills somewhere in the exit
+        await kit.settle(5)
+        trades = kit.paper.state()["trades"]
+        bought = sum(D(t["quantity"]) for t in trades if t["side"] == "buy")
+        sold = sum(D(t["quantity"]) for t in trades if t["side"] == "sell")
+        assert bought == sold == D(2)
+        assert kit.paper.state()["balances"]["LTC"] == {"free": "0", "locked": "0"}
+        assert not [o for o in kit.orders() if o["status"] == "rejected"]
+        group = kit.groups()[0]
+        assert group["status"] == "closed"
+        assert group["close_reason"] in ("exit_signal", "all_legs_tp")

@@ -185,3 +185,46 @@ async def test_a_crashing_group_is_contained(tmp_path, autojump_clock):
         assert kit.open_orders() == resting  # its orders stay on the exchange
         other = await kit.send(signal(timeframe=15, ts_ms=START_MS + HOUR_MS))
         assert kit.inbox_row(other)["outcome"] == "pyramid 1 sent to group 2"
+
+
+def futures(**pool_keys):
+    return config(exchange={"market_type": "swap"},
+                  execution_pool={"max_open_groups": 10, **pool_keys})
+
+
+async def test_opposite_side_waits_until_the_group_is_closed(tmp_path, autojump_clock):
+    from tests.actors.engine_kit import paper_config
+    async with running(tmp_path / "e.db", futures(), paper=paper_config(hold_base=True),
+                       hedge=True) as kit:
+        await kit.send(signal())
+        short = await kit.send(signal(side="short", ts_ms=START_MS + HOUR_MS))
+        assert kit.inbox_row(short) == {"state": "queued", "outcome": "queued: opposite_side"}
+        await kit.settle(30)  # promotion passes skip it while the long group lives
+        assert [q["reason"] for q in kit.queue()] == ["opposite_side"]
+        assert (await kit.core.close_group(1, user="admin")).ok  # (an exit would drop it)
+        await kit.settle()
+        assert [(g["side"], g["status"]) for g in kit.groups()] == \
+            [("long", "closed"), ("short", "partially_filled")]
+        assert ("sell", "100", "2") in [(o["side"], o["price"], o["quantity"])
+                                         for o in kit.orders("filled")]
+
+
+async def test_reverse_exits_then_the_entry_takes_the_freed_slot_first(tmp_path, autojump_clock):
+    from tests.actors.engine_kit import paper_config
+    async with running(tmp_path / "e.db", futures(max_open_groups=1),
+                       paper=paper_config(hold_base=True), hedge=True) as kit:
+        await kit.send(signal())
+        waiting = await kit.send(signal(timeframe=15))  # queued first: pool_full
+        rev = await kit.send(signal("reverse", side="short", ts_ms=START_MS + HOUR_MS))
+        assert [(g["timeframe"], g["side"], g["status"]) for g in kit.groups()] == \
+            [(60, "long", "closed"), (60, "short", "partially_filled")]
+        assert kit.inbox_row(rev) == {"state": "processed", "outcome": "group 2 opened"}
+        assert kit.inbox_row(waiting)["state"] == "queued"
+
+
+async def test_reverse_to_short_on_spot_runs_the_exit_only(tmp_path, autojump_clock):
+    async with running(tmp_path / "e.db") as kit:
+        await kit.send(signal())
+        rev = await kit.send(signal("reverse", side="short", ts_ms=START_MS + HOUR_MS))
+        assert [g["status"] for g in kit.groups()] == ["closed"]
+        assert "short entry ignored" in kit.inbox_row(rev)["outcome"]
