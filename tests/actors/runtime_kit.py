@@ -7,16 +7,20 @@ from collections import defaultdict
 from decimal import Decimal
 from pathlib import Path
 
+import msgspec
 import trio
 
 from actors.clock import EngineClock
+from actors.exchange.factory import build_port
 from actors.exchange.paper import PaperExchange
 from actors.exchange.port import OrderRequest
 from actors.group_projection import insert_group
+from actors.secrets import SecretStore
 from actors.store import Store
-from engine.config import PaperConfig
+from engine.config import PaperConfig, default_config
 from engine.group.state import OrderRef
 from engine.orders import encode_cid
+from tests.emulator.server import API_KEY, API_SECRET
 
 START_MS = 1_700_000_000_000
 D = Decimal
@@ -31,6 +35,19 @@ async def open_store(tmp_path: Path, nursery: trio.Nursery, clock: EngineClock) 
 def paper(store: Store, clock: EngineClock, **config: object) -> PaperExchange:
     cfg = PaperConfig(**{"start_balances": {"USDT": D(100_000), "BTC": D(10)}, **config})
     return PaperExchange(db=store, config=cfg, clock_ms=clock.now_ms)
+
+
+def binance_port(tmp_path: Path, store: Store, clock: EngineClock, emulator):
+    """The ccxt adapter built by the factory, credentials from the environment, talking to the
+    loopback Binance emulator (``tests.emulator.server.EmulatorThread``)."""
+    config = default_config()
+    config = msgspec.structs.replace(config, exchange=msgspec.structs.replace(
+        config.exchange, name="binance", testnet=False))
+    secrets = SecretStore(tmp_path, config.security, machine_id="test", use_keyring=False,
+                          env={"ENGINE_EXCHANGE_API_KEY": API_KEY,
+                               "ENGINE_EXCHANGE_API_SECRET": API_SECRET})
+    return build_port(config, secrets, store, clock, rest_urls=emulator.rest_urls,
+                      ws_url=emulator.ws_url)
 
 
 def new_group(store: Store, symbol: str = "BTCUSDT", timeframe: int = 15) -> int:
@@ -68,7 +85,7 @@ def outcomes(store: Store, cid: str) -> list[str]:
     return [r["body"] for r in rows]
 
 
-def request(cid: str, *, side: str = "buy", type: str = "limit", qty: str,
+def direct_order(cid: str, *, side: str = "buy", type: str = "limit", qty: str,
             price: str | None, symbol: str = "BTCUSDT") -> OrderRequest:
     """An order sent straight to the exchange (another run, another program)."""
     return OrderRequest(client_order_id=cid, symbol=symbol, side=side, type=type,

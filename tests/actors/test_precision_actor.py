@@ -10,15 +10,13 @@ import trio
 import trio.testing
 
 from actors.clock import EngineClock
-from actors.exchange.factory import build_port
 from actors.precision_actor import MIN_GAP_S, PrecisionActor, PrecisionRefreshed
-from actors.secrets import SecretStore
 from actors.store import Store
 from engine.config import PrecisionConfig, default_config
 from engine.config.model import PrecisionOverride
 from engine.precision import MetadataMissing, ResolvedRules
-from tests.actors.runtime_kit import START_MS, D, open_store, paper
-from tests.emulator.server import API_KEY, API_SECRET, EmulatorThread
+from tests.actors.runtime_kit import START_MS, D, binance_port, open_store, paper
+from tests.emulator.server import EmulatorThread
 
 HOUR_MS = 3_600_000
 
@@ -155,13 +153,7 @@ async def test_a_refused_fetch_is_counted_logged_and_keeps_the_old_rules(
     emulator.reset()
     clock = EngineClock()
     store = await open_store(tmp_path, nursery, clock)
-    config = msgspec.structs.replace(default_config(), exchange=msgspec.structs.replace(
-        default_config().exchange, name="binance", testnet=False))
-    secrets = SecretStore(tmp_path, config.security, machine_id="test", use_keyring=False,
-                          env={"ENGINE_EXCHANGE_API_KEY": API_KEY,
-                               "ENGINE_EXCHANGE_API_SECRET": API_SECRET})
-    port = build_port(config, secrets, store, clock, rest_urls=emulator.rest_urls,
-                      ws_url=emulator.ws_url)
+    port = binance_port(tmp_path, store, clock, emulator)
     try:
         refresher = actor(store, port, clock, exchange="binance")
         assert await refresher.refresh()
