@@ -8,6 +8,7 @@ from __future__ import annotations
 import copy
 import json
 from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from functools import partial
 from pathlib import Path
@@ -20,6 +21,7 @@ import pytest
 import trio
 from argon2 import PasswordHasher
 
+from actors.config_edit import set_values
 from actors.config_store import ConfigStore
 from actors.handle import EngineHandle
 from actors.logbook import Logbook
@@ -119,18 +121,18 @@ class Engine:
         return "".join(p.read_text() for p in sorted((self.data_dir / "logs").glob("*.jsonl")))
 
 
-def write_config(directory: Path, extra_security: str = "") -> Path:
-    text = DEFAULT_TOML
-    if extra_security:
-        text = text.replace("[security]\n", "[security]\n" + extra_security + "\n", 1)
+def write_config(directory: Path, settings: dict[str, Any] | None = None) -> Path:
+    """The default engine.toml (SPEC 10.4) with ``{"dotted.key": value}`` settings."""
+    directory.mkdir(parents=True, exist_ok=True)
     path = directory / "engine.toml"
-    path.write_text(text)
+    path.write_text(set_values(DEFAULT_TOML, settings or {}))
     return path
 
 
-async def start_engine(tmp_path: Path, nursery: trio.Nursery, *, extra_security: str = "",
-                       now_ms: int = T0) -> Engine:
-    config_path = write_config(tmp_path, extra_security)
+async def start_engine(tmp_path: Path, nursery: trio.Nursery, *,
+                       settings: dict[str, Any] | None = None, now_ms: int = T0,
+                       signal_backlog: int = 10_000) -> Engine:
+    config_path = write_config(tmp_path, settings)
     config_store = ConfigStore(config_path)
     cfg = config_store.load()
     data_dir = config_store.ensure_data_dir(cfg)
@@ -144,7 +146,8 @@ async def start_engine(tmp_path: Path, nursery: trio.Nursery, *, extra_security:
                               masker=masker, store=store, stream=None)
     clock = Clock(now_ms)
     handle = EngineHandle(store=store, config_store=config_store, secrets=secrets,
-                          masker=masker, clock_ms=clock, password_hasher=FAST_HASHER)
+                          masker=masker, clock_ms=clock, password_hasher=FAST_HASHER,
+                          signal_backlog=signal_backlog)
     handle.users.add_now(ADMIN, PASSWORD, "admin")
     handle.users.add_now(OPERATOR, PASSWORD, "operator")
     await nursery.start(store.run_writer)
@@ -168,13 +171,19 @@ async def close_engine(engine: Engine, nursery: trio.Nursery) -> None:
     nursery.cancel_scope.cancel()
 
 
-@pytest.fixture
-async def eng(tmp_path: Path) -> AsyncIterator[Engine]:
+@asynccontextmanager
+async def running_engine(tmp_path: Path, **kw: Any) -> AsyncIterator[Engine]:
     async with trio.open_nursery() as nursery:
-        engine = await start_engine(tmp_path, nursery)
+        engine = await start_engine(tmp_path, nursery, **kw)
         try:
             yield engine
         finally:
             await close_engine(engine, nursery)
     engine.logbook.close()
     engine.store.close()
+
+
+@pytest.fixture
+async def eng(tmp_path: Path) -> AsyncIterator[Engine]:
+    async with running_engine(tmp_path) as engine:
+        yield engine
