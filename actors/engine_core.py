@@ -26,7 +26,7 @@ import trio
 
 from actors.clock import EngineClock
 from actors.exchange.factory import build_port
-from actors.exchange.port import ExchangePort
+from actors.exchange.port import ExchangeError, ExchangePort
 from actors.exchange_health import ExchangeHealth, MonitoredPort
 from actors.gateway import OrderGateway
 from actors.market import MarketData
@@ -48,7 +48,7 @@ class EngineCore:
     """The running trading side, as the handle sees it."""
 
     def __init__(self, *, config: Config, store: Store, port: ExchangePort, clock: EngineClock,
-                 set_status=lambda status: None):
+                 set_status=lambda status: None, on_change=lambda topic: None):
         self.config = config
         self.store = store
         self.port = port
@@ -66,7 +66,8 @@ class EngineCore:
         self.supervisor = Supervisor(
             config=config, store=store, instance=self.instance, gateway=self.gateway_send,
             market=self.market, precision=self.precision, queue=self.queue,
-            clock_ms=clock.now_ms, on_status=set_status, on_symbols=self._watch)
+            clock_ms=clock.now_ms, on_status=set_status, on_symbols=self._watch,
+            on_change=on_change)
         self.gateway = OrderGateway(
             port=port, store=store, instance=self.instance, deliver=self.supervisor.deliver,
             clock_ms=clock.now_ms, on_invalid_order=self.precision.request_refresh)
@@ -85,7 +86,10 @@ class EngineCore:
         self.queue.restore()
         await nursery.start(self.supervisor.run)  # restores the groups (their actors run)
         if reconcile is not None:  # start-up reconciliation (actors/reconciler.py, SPEC 8.5.6)
-            await reconcile(self)
+            await _until_reconciled(reconcile, self)
+            periodic = getattr(self, "reconciler", None)
+            if periodic is not None:
+                await nursery.start(periodic.run_periodic)
         self.stream = StreamActor(port=self.port, on_order=self.gateway.on_update,
                                   on_price=self.market.on_price, health=self.health,
                                   on_feed_time=self.clock.on_feed_time
@@ -121,6 +125,21 @@ class EngineCore:
         self.precision.reconfigure(refresh_sec=message.config.exchange.precision_refresh_sec,
                                    precision_cfg=message.config.precision)
         await self.supervisor.inbox.send(message)
+
+
+async def _until_reconciled(reconcile, core: EngineCore) -> None:
+    """Signals stay held until one start-up pass completes (SPEC 8.5); an unreachable exchange
+    is retried, not fatal."""
+    delay = 1.0
+    while True:
+        try:
+            await reconcile(core)
+            return
+        except ExchangeError as e:
+            log.warning("start-up reconciliation failed, retrying", extra={
+                "event": "reconcile_retry", "data": {"error": str(e), "retry_in_s": delay}})
+            await trio.sleep(delay)
+            delay = min(delay * 2, 30.0)
 
 
 async def _inbox_worker(supervisor: Supervisor, pending: list[SignalAccepted],
@@ -182,7 +201,8 @@ async def run_core(*, config: Config, store: Store, handle: Any, secrets: Any,
         if handle is not None:
             handle.status = status
 
-    core = EngineCore(config=config, store=store, port=port, clock=clock, set_status=set_status)
+    core = EngineCore(config=config, store=store, port=port, clock=clock, set_status=set_status,
+                      on_change=handle.touch if handle is not None else lambda topic: None)
     try:
         async with trio.open_nursery() as nursery:
             pending = handle.inbox.pending() if handle is not None else []
@@ -204,11 +224,8 @@ async def run_core(*, config: Config, store: Store, handle: Any, secrets: Any,
 
 
 def _configured_reconciler():
-    """``actors/reconciler.py`` (R3) when present; until then start-up runs without one."""
-    try:
-        from actors import reconciler
-    except ImportError:
-        log.warning("no reconciler: start-up reconciliation skipped", extra={
-            "event": "reconcile_skipped"})
-        return None
-    return getattr(reconciler, "reconcile_at_start", None)
+    """The start-up pass of ``actors/reconciler.py``; it leaves ``core.reconciler`` for the
+    periodic one (every 60 s)."""
+    from actors.reconciler import reconcile_at_start
+
+    return reconcile_at_start

@@ -13,7 +13,8 @@ Receives (its inbox, one message at a time): ``SignalAccepted`` (inbox worker, a
 answered through the request's reply).
 Sends: ``AddPyramid`` / ``CloseGroup`` / ``Reduce`` to group actors (awaited), queue changes to the
 queue actor, the inbox row's outcome (state + text) for every signal, the watched symbols to
-the stream actor, the engine status ("paused"/"running") to the handle.
+the stream actor, the engine status ("paused"/"running") to the handle, "changed" touches to
+the UI hub (groups, queue; coalesced there).
 Fails how: a group actor raising is contained here — ``GroupFailed`` journaled, new entries for
 its key refused, its resting orders left on the exchange, an Error logged — and is taken up
 again at the next start. Anything else (a storage failure, a bug in this actor) propagates and
@@ -102,7 +103,8 @@ class Supervisor:
                  gateway: trio.MemorySendChannel, market: object, precision: Precision,
                  queue: QueueActor, clock_ms: Callable[[], int],
                  on_status: Callable[[str], None] = lambda status: None,
-                 on_symbols: Callable[[set[str]], None] = lambda symbols: None):
+                 on_symbols: Callable[[set[str]], None] = lambda symbols: None,
+                 on_change: Callable[[str], None] = lambda topic: None):
         self.config = config
         self.store = store
         self.instance = instance
@@ -113,6 +115,7 @@ class Supervisor:
         self.clock_ms = clock_ms
         self._on_status = on_status
         self._on_symbols = on_symbols
+        self._on_change = on_change  # the UI hub's touch(topic): coalesced, never blocks
         self.inbox, self._receive = trio.open_memory_channel[object](INBOX_SIZE)
         self.groups: dict[int, Slot] = {}
         self.by_key: dict[Key, int] = {}
@@ -161,6 +164,10 @@ class Supervisor:
             self.poke("timer")
 
     async def _handle(self, msg: object) -> None:
+        await self._dispatch(msg)
+        self._on_change("queue")  # the hub coalesces: one touch per message is cheap
+
+    async def _dispatch(self, msg: object) -> None:
         match msg:
             case SignalAccepted():
                 await router.route_signal(self, msg.inbox_id, msg.signal)
@@ -244,7 +251,8 @@ class Supervisor:
     def _start(self, state: GroupState, grid: GridSettings, initial) -> Slot:
         actor = GroupActor(state, store=self.store, instance=self.instance, gateway=self.gateway,
                            supervisor=self.inbox, context=self.context, clock_ms=self.clock_ms,
-                           subscribe=getattr(self.market, "subscribe", None))
+                           subscribe=getattr(self.market, "subscribe", None),
+                           on_state=lambda state: self._on_change("groups"))
         slot = Slot(actor, grid)
         self.groups[slot.group_id] = slot
         if not actor.ended:

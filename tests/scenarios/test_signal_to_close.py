@@ -58,3 +58,70 @@ async def test_restart_restores_groups_and_trading_continues_without_duplicates(
         assert sorted(f["trade_id"] for f in fills) == sorted(
             t["trade_id"] for t in kit.paper.state()["trades"])
         assert kit.paper.state()["balances"]["LTC"] == {"free": "0", "locked": "0"}
+
+
+async def test_a_fill_while_the_engine_was_down_is_booked_at_start(tmp_path, autojump_clock):
+    db = tmp_path / "e.db"
+    async with running(db) as kit:
+        await kit.send(signal())  # DCA0 filled at 100; its TP rests at 101
+    # the engine is down; the market trades through DCA1 (99.50) and DCA0's TP stays
+    async with running(db, prices={"LTCUSDT": "99.4"}) as kit:
+        state = kit.sup.groups[1].state
+        assert state.leg(0, 1).filled_qty == D("2.01")  # booked by start-up reconciliation
+        assert ("sell", "99.99", "2.01") in kit.open_orders()  # and its TP placed
+        assert max(_cids(kit).values()) == 1
+
+
+async def test_the_handle_drives_the_core_pending_signals_first(tmp_path, autojump_clock):
+    import trio
+
+    from actors.clock import EngineClock
+    from actors.config_store import ConfigStore
+    from actors.engine_core import run_core
+    from actors.exchange.paper import PaperExchange
+    from actors.handle import ActionRefused, EngineHandle
+    from actors.secrets import SecretStore
+    from actors.store import Store
+    from engine.config import DEFAULT_TOML
+    from engine.masking import Masker
+    from tests.actors.engine_kit import paper_config
+
+    path = tmp_path / "engine.toml"
+    path.write_text(DEFAULT_TOML)
+    config_store = ConfigStore(path)
+    cfg = config_store.load()
+    store = Store.open(tmp_path / "e.db")
+    try:
+        async with trio.open_nursery() as nursery:
+            await nursery.start(store.run_writer)
+            clock = EngineClock.following_trio(START_MS)
+            handle = EngineHandle(store=store, config_store=config_store,
+                                  secrets=SecretStore(tmp_path, cfg.security), masker=Masker(),
+                                  clock_ms=clock.now_ms)
+            paper = PaperExchange(db=store, config=paper_config(), clock_ms=clock.now_ms)
+            await paper.push_price("LTCUSDT", D("100"))
+            # accepted during start-up: in the inbox table AND on the live channel
+            _, first = await handle.accept(signal(), "{}", None, clock.now_ms())
+            assert handle.status == "starting"
+            await nursery.start(lambda task_status: run_core(
+                config=cfg, store=store, handle=handle, secrets=handle.secrets, clock=clock,
+                port=paper, task_status=task_status))
+            assert handle.status == "running"
+            await trio.sleep(1)
+            assert store.query("SELECT state, outcome FROM inbox WHERE id = ?", (first,)) == \
+                [{"state": "processed", "outcome": "group 1 opened"}]
+            assert len(store.query("SELECT id FROM position_groups")) == 1  # taken once
+            await handle.pause(user="admin")
+            assert handle.status == "paused"
+            await handle.resume(user="admin")
+            assert (await handle.close_group(1, user="admin"))["ok"]
+            await trio.sleep(1)
+            try:
+                await handle.close_group(1, user="admin")
+                raise AssertionError("a closed group cannot be closed again")
+            except ActionRefused as refused:
+                assert refused.code == "conflict"
+            assert handle.views.groups(status="closed")["groups"][0]["id"] == 1
+            nursery.cancel_scope.cancel()
+    finally:
+        store.close()
