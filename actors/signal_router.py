@@ -134,6 +134,13 @@ async def execute_entry(sup: Supervisor, sig: Signal, inbox_id: int | None, *,
                       sig=sig)
         return None
     index = next_pyramid_index(slot.state) if slot is not None else 0
+    if index > 9 and slot is not None:  # rolled-back pyramids used up the ten indexes
+        await slot.actor.send(AddPyramid(plan=_replacement(slot)))  # PyramidIgnored, logged
+        await outcome(sup, inbox_id, "processed", f"ignored: group {slot.group_id} has no "
+                      "pyramid index left", logging.WARNING, sig)
+        return None
+    if index >= grid.max_pyramids_per_group:  # past rolled-back indexes: still a pyramid
+        grid = msgspec.structs.replace(grid, max_pyramids_per_group=10)
     plan = plan_entry(sup, sig, grid, resolved, index,
                       open_orders=len(slot.state.orders) if slot is not None else 0)
     if isinstance(plan, PlanRejected):
