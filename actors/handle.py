@@ -16,6 +16,7 @@ or the engine core's backlog is full — nothing is stored then; the other refus
 
 from __future__ import annotations
 
+import functools
 import importlib.metadata
 import logging
 import sqlite3
@@ -29,12 +30,16 @@ import trio
 from argon2 import PasswordHasher
 
 from actors import log_query
+from actors import operator_controls as controls
 from actors.config_service import ConfigRefused, ConfigService, problem_dicts
 from actors.config_store import ConfigStore
+from actors.hub import HubClosed, Subscriber, UiHub
 from actors.inbox import Inbox
+from actors.operator_controls import ActionRefused
 from actors.secrets import SecretStore
 from actors.store import StorageError, Store, WriterClosed
 from actors.users import LastAdmin, LoginRefused, Session, UnknownUser, UserError, UserExists, Users
+from actors.views import ReadModels
 from engine.config import Config
 from engine.errors import InvalidInput
 from engine.markets import load_exchange_info, rules_from_binance_exchange_info
@@ -43,8 +48,9 @@ from engine.messages import ConfigChanged, SignalAccepted
 from engine.signals import Signal
 from engine.types import MarketRules
 
-__all__ = ["ConfigRefused", "EngineHandle", "IntakeUnavailable", "LastAdmin", "LoginRefused",
-           "Session", "UnknownUser", "UserError", "UserExists", "problem_dicts"]
+__all__ = ["ActionRefused", "ConfigRefused", "EngineHandle", "HubClosed", "IntakeUnavailable",
+           "LastAdmin", "LoginRefused", "Session", "UnknownUser", "UserError", "UserExists",
+           "problem_dicts"]
 
 # The engine core drains this; a larger backlog means it is not keeping up, and the webhook
 # answers 503 (TradingView's alert shows the failure) instead of piling up unbounded memory.
@@ -240,3 +246,79 @@ class EngineHandle:
 
     def export_logs(self, fmt: str, **filters: Any) -> tuple[str, str]:
         return log_query.export_events(self.store, fmt, **filters)
+
+    # === Read side, live push and operator controls (R3) =====================================
+    # Reads: actors/views.py (projection tables + the running core's prices and probes); live
+    # push: actors/hub.py; paper/precision/reconnect: actors/operator_controls.py. The core is
+    # ``self.core`` once the runtime set it. ``accepting`` is a property so that the root's
+    # "stop intake" (its first shutdown step) also ends the live-push connections, which
+    # hypercorn would otherwise wait for.
+    @property
+    def accepting(self) -> bool:
+        return self.__dict__.get("_accepting", True)
+
+    @accepting.setter
+    def accepting(self, value: bool) -> None:
+        self._accepting = value
+        if not value and "hub" in self.__dict__:
+            self.hub.close()
+
+    def _core(self) -> Any:
+        return getattr(self, "core", None)
+
+    @functools.cached_property
+    def views(self) -> ReadModels:
+        return ReadModels(store=self.store, config=lambda: self.config, clock_ms=self.clock_ms,
+                          status=lambda: self.status, core=self._core)
+
+    @functools.cached_property
+    def hub(self) -> UiHub:
+        v = self.views
+        return UiHub(builders={
+            "status": self.status_view, "dashboard": v.dashboard, "groups": v.push_groups,
+            "queue": v.queue, "risk": v.risk, "logs": v.logs, "alerts": v.alerts,
+            "config": self.configuration.view,
+        }, interval_ms=lambda: self.config.ui.realtime_update_ms, clock_ms=self.clock_ms)
+
+    def dashboard(self) -> dict[str, Any]:
+        return self.views.dashboard()
+
+    def groups_view(self, **filters: Any) -> dict[str, Any]:
+        return self.views.groups(**filters)
+
+    def group_view(self, group_id: int) -> dict[str, Any] | None:
+        return self.views.group(group_id)
+
+    def queue_view(self) -> dict[str, Any]:
+        return self.views.queue()
+
+    def precision_view(self, symbol: str | None = None) -> dict[str, Any]:
+        return self.views.precision(symbol)
+
+    def alerts_view(self) -> dict[str, Any]:
+        return self.views.alerts()
+
+    def live_subscribe(self) -> Subscriber:
+        return self.hub.subscribe()
+
+    def touch(self, topic: str) -> None:
+        """An actor recorded a change of ``topic`` (non-blocking; coalesced by the hub)."""
+        self.hub.touch(topic)
+
+    async def paper_push_price(self, symbol: object, price: object, *,
+                               user: str | None) -> dict[str, Any]:
+        result = await controls.push_price(self._core(), symbol, price, user)
+        self.touch("groups")
+        return result
+
+    def paper_state(self) -> dict[str, Any]:
+        return controls.paper_state(self._core())
+
+    async def paper_reset(self, *, user: str | None) -> dict[str, Any]:
+        return await controls.paper_reset(self._core(), self.store, user)
+
+    def refresh_precision(self, *, user: str | None) -> dict[str, Any]:
+        return controls.refresh_precision(self._core(), user)
+
+    def reconnect(self, *, user: str | None) -> dict[str, Any]:
+        return controls.reconnect(self._core(), user)

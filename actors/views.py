@@ -1,17 +1,16 @@
 """The read side of the API and of the live push: one object that answers every panel.
 
-Owns: the references to the read-only sources that are not tables — the latest prices (market
-data), the precision refresher's sync status, exchange-connection and rate-limit probes, the
-risk actor's status — attached by whoever starts those actors (``set_source``); everything else
-is read from the projection tables at the moment of the call.
+Owns: the way to the read-only sources that are not tables — the running engine core's latest
+prices (market data), precision sync status and exchange health, and the risk actor's status
+(``set_source``); everything else is read from the projection tables at the moment of the call.
 Receives: calls from ``EngineHandle`` (the web layer's only door) and from the UI hub.
 Sends: plain dicts with the SPEC 11.6 field names, decimals as strings, times as UTC ms.
 Fails how: a bad filter raises ``InvalidInput`` (HTTP 400); a source that raises propagates (a
 bug in that source); a missing source is reported as ``"unknown"`` (never guessed).
 
 Panels: ``dashboard()`` (A), ``groups()``/``group()`` (B, ``actors/views_groups.py``),
-``queue()`` (D, ``actors/views_queue.py``), ``precision()``, and the small topic payloads the
-hub pushes (``status()``, ``alerts()``, ``logs()``, ``config()``, ``risk()``).
+``queue()`` (D, ``actors/views_queue.py``), ``precision()``, and the topic payloads the hub
+pushes besides those (``alerts()``, ``logs()``, ``risk()``, ``push_groups()``).
 """
 
 from __future__ import annotations
@@ -24,7 +23,7 @@ import msgspec
 
 from actors.log_query import query_events
 from actors.store import Store
-from actors.views_common import OPEN_STATUSES, ReadContext, count, num
+from actors.views_common import ReadContext, count, num
 from actors.views_groups import group_detail, list_groups
 from actors.views_queue import pool_usage, queue_view, queued_by_reason
 from engine.config import Config
@@ -34,7 +33,7 @@ HOUR_MS = 3_600_000
 ALERTS_LIMIT = 50
 LOGS_LIMIT = 100
 PUSH_CLOSED_LIMIT = 50  # closed/failed groups carried by the live push (the API lists all)
-SOURCES = ("prices", "precision", "exchange", "rate_limit", "risk", "engine")
+SOURCES = ("prices", "precision", "exchange", "risk")
 _decode_rules = msgspec.json.Decoder(MarketRules).decode
 _decode = msgspec.json.decode
 
@@ -49,27 +48,42 @@ def _rules_dict(rules: MarketRules) -> dict[str, Any]:
 
 class ReadModels:
     def __init__(self, *, store: Store, config: Callable[[], Config], clock_ms: Callable[[], int],
-                 engine: Callable[[], Mapping[str, Any]]):
-        """``config`` returns the running configuration, ``engine`` the engine banner
-        (``{"status": ..., "error": ...}``, the handle's)."""
+                 status: Callable[[], str], core: Callable[[], Any] = lambda: None):
+        """``config`` returns the running configuration, ``status`` the engine status
+        (``starting``/``running``/``paused``/``error``), ``core`` the running ``EngineCore``
+        or None (before it started): its market data, precision refresher and exchange health
+        are the live sources."""
         self._store = store
         self._config = config
         self._clock_ms = clock_ms
-        self._sources: dict[str, Callable[[], Any]] = {"engine": engine}
+        self._status = status
+        self._core = core
+        self._sources: dict[str, Callable[[], Any]] = {}
 
     def set_source(self, name: str, fn: Callable[[], Any]) -> None:
-        """Attach a live source: ``prices`` → ``{symbol: Decimal}``; ``precision`` → the
-        precision actor's ``status()``; ``exchange`` → ``{"connection": "connected"|"degraded"|
-        "disconnected", ...}``; ``rate_limit`` → ``{"state": "normal"|"throttled"|"banned",
-        "until": ms|None}``; ``risk`` → ``{"status": "active"|"idle"|"blocked",
-        "last_action_at": ms|None, ...}``."""
+        """Attach (or replace) a live source: ``prices`` → ``{symbol: Decimal}``;
+        ``precision`` → the precision actor's ``status()``; ``exchange`` → an exchange-health
+        ``snapshot()`` (``status``, ``error``, ``rate_limited_until_ms``, ``banned_until_ms``,
+        …); ``risk`` → ``{"status": "active"|"idle"|"blocked", "last_action_at": ms|None}``."""
         if name not in SOURCES:
             raise ValueError(f"unknown read source {name!r}; expected one of {SOURCES}")
         self._sources[name] = fn
 
     def _source(self, name: str) -> Any:
         fn = self._sources.get(name)
-        return None if fn is None else fn()
+        if fn is not None:
+            return fn()
+        core = self._core()
+        if core is None:
+            return None
+        if name == "prices":
+            return core.prices()
+        if name == "precision":
+            return core.precision.status()
+        if name == "exchange":
+            health = getattr(core, "health", None)
+            return None if health is None else health.snapshot()
+        return None
 
     def context(self) -> ReadContext:
         prices = self._source("prices") or {}
@@ -121,15 +135,6 @@ class ReadModels:
             "alerts": self.alerts()["alerts"],
         }
 
-    def status(self) -> dict:
-        """The ``status`` topic: engine banner, system status and the last webhook."""
-        ctx = self.context()
-        return {"engine": self._engine(), "system": self._system(ctx),
-                "last_webhook": self._last_webhook(ctx), "exchange": ctx.cfg.exchange.name,
-                "total_active_groups": count(
-                    self._store, f"SELECT COUNT(*) FROM position_groups WHERE status IN"
-                    f" ({', '.join('?' * len(OPEN_STATUSES))})", OPEN_STATUSES)}
-
     def precision(self, symbol: str | None = None) -> dict:
         cfg = self._config()
         exchange = cfg.exchange.name
@@ -176,20 +181,15 @@ class ReadModels:
         events, cursor = query_events(self._store, limit=LOGS_LIMIT)
         return {"events": events, "next_cursor": cursor}
 
-    def config(self) -> dict:
-        """The ``config`` topic: the running configuration (secrets live elsewhere)."""
-        return {"running": msgspec.to_builtins(self._config())}
-
     def push_groups(self) -> dict:
         return self.groups(closed_limit=PUSH_CLOSED_LIMIT)
 
     # --- pieces ------------------------------------------------------------------------------
 
     def _engine(self) -> dict:
-        banner = dict(self._source("engine") or {})
-        banner.setdefault("status", "starting")
-        banner.setdefault("error", None)
-        return banner
+        """Status banner: the status and, in Error, why (the exchange health's reason)."""
+        health = self._source("exchange") or {}
+        return {"status": self._status(), "error": health.get("error")}
 
     def _capital_base(self, ctx: ReadContext) -> Decimal | None:
         """SPEC 11.3 C0: ``app.capital_base_usd``, else the balances stored at the first start
@@ -225,13 +225,13 @@ class ReadModels:
                 "symbols": row["n"]}
 
     def _system(self, ctx: ReadContext) -> dict:
-        exchange = self._source("exchange") or {"connection": "unknown"}
-        rate = self._source("rate_limit") or {"state": "unknown", "until": None}
         return {
-            "exchange": dict(exchange), "precision_sync": self._precision_sync(),
+            "exchange": _connection(self._source("exchange")),
+            "precision_sync": self._precision_sync(),
             "webhooks_last_hour": count(self._store, "SELECT COUNT(*) FROM inbox WHERE"
                                         " received_at >= ?", (ctx.now_ms - HOUR_MS,)),
-            "rate_limit": dict(rate), "database": self._database(),
+            "rate_limit": _rate_limit(self._source("exchange"), ctx.now_ms),
+            "database": self._database(),
         }
 
     def _database(self) -> dict:
@@ -243,3 +243,27 @@ class ReadModels:
 def _rules_dict_plain(override: Any) -> dict:
     return {k: num(v) if isinstance(v, Decimal) else v
             for k, v in msgspec.structs.asdict(override).items()}
+
+
+def _connection(health: Mapping[str, Any] | None) -> dict:
+    """Exchange connection of Panel A from an exchange-health snapshot ("unknown" without one:
+    the core has not started)."""
+    if health is None:
+        return {"connection": "unknown", "error": None, "last_success_at": None,
+                "stream_up": None}
+    return {"connection": health.get("status"), "error": health.get("error"),
+            "last_error": health.get("last_error"), "last_success_at": health.get(
+                "last_success_ms"), "stream_up": health.get("stream_up")}
+
+
+def _rate_limit(health: Mapping[str, Any] | None, now_ms: int) -> dict:
+    """normal / throttled / banned until (SPEC 11.2)."""
+    if health is None:
+        return {"state": "unknown", "until": None}
+    banned = health.get("banned_until_ms")
+    if banned is not None and banned > now_ms:
+        return {"state": "banned", "until": banned}
+    limited = health.get("rate_limited_until_ms")
+    if limited is not None and limited > now_ms:
+        return {"state": "throttled", "until": limited}
+    return {"state": "normal", "until": None}

@@ -14,7 +14,7 @@ from quart_trio import QuartTrio
 from werkzeug.exceptions import HTTPException
 
 from actors.handle import EngineHandle
-from web import api_config, api_status, api_users, auth, webhook
+from web import api_config, api_groups, api_paper, api_status, api_users, auth, live, webhook
 from web.common import ApiError, error_response, json_response
 from web.throttle import AuthThrottle
 
@@ -28,7 +28,8 @@ def create_app(handle: EngineHandle) -> QuartTrio:
     app.config.update(MAX_CONTENT_LENGTH=MAX_API_BODY, BODY_TIMEOUT=10, JSON_SORT_KEYS=False)
     app.extensions["engine"] = handle
     app.extensions["webhook_throttle"] = AuthThrottle()
-    for blueprint in (webhook.bp, auth.bp, api_status.bp, api_config.bp, api_users.bp):
+    for blueprint in (webhook.bp, auth.bp, api_status.bp, api_config.bp, api_users.bp,
+                      api_groups.bp, api_paper.bp, live.bp):
         app.register_blueprint(blueprint)
     app.before_request(auth.guard)
 

@@ -40,7 +40,7 @@ def make_views(store, prices=None, **cfg_changes):
     if cfg_changes:
         cfg = msgspec.structs.replace(cfg, **cfg_changes)
     views = ReadModels(store=store, config=lambda: cfg, clock_ms=lambda: NOW,
-                       engine=lambda: {"status": "running"})
+                       status=lambda: "running")
     if prices is not None:
         views.set_source("prices", lambda: {k: D(v) for k, v in prices.items()})
     return views
@@ -248,11 +248,11 @@ def test_dashboard_pnl_pool_and_system(store):
     assert dash["engine"] == {"status": "running", "error": None}
     assert dash["system"]["webhooks_last_hour"] == 1
     assert dash["system"]["database"]["status"] == "ok"
-    assert dash["system"]["exchange"] == {"connection": "unknown"}
+    assert dash["system"]["exchange"]["connection"] == "unknown"
+    assert dash["system"]["rate_limit"] == {"state": "unknown", "until": None}
     assert dash["system"]["precision_sync"]["symbols"] == 2
     assert [a["event"] for a in dash["alerts"]] == ["order_rejected"]
     assert dash["risk"] == {"status": None, "last_action_at": None}
-    assert views.status()["total_active_groups"] == 1
     assert v12.id in [g["id"] for g in views.push_groups()["groups"]]
 
 
@@ -269,3 +269,19 @@ def test_precision_view_uses_fixed_point_decimals(store):
     assert abc["symbol"] == "ABCUSDT" and abc["tick_size"] == "0.00001"
     assert abc["step_size"] == "1" and abc["fetched_at"] == 1_000
     assert views.precision(symbol="nope")["symbols"] == []
+
+
+@pytest.mark.parametrize("snapshot, rate, error", [
+    ({"status": "connected", "error": None}, {"state": "normal", "until": None}, None),
+    ({"status": "degraded", "error": None, "rate_limited_until_ms": NOW + 5},
+     {"state": "throttled", "until": NOW + 5}, None),
+    ({"status": "connected", "error": "IP banned", "rate_limited_until_ms": NOW - 1,
+      "banned_until_ms": NOW + 60_000}, {"state": "banned", "until": NOW + 60_000}, "IP banned"),
+])
+def test_exchange_health_drives_connection_rate_limit_and_error(store, snapshot, rate, error):
+    views = make_views(store)
+    views.set_source("exchange", lambda: snapshot)
+    dash = views.dashboard()
+    assert dash["system"]["exchange"]["connection"] == snapshot["status"]
+    assert dash["system"]["rate_limit"] == rate
+    assert dash["engine"] == {"status": "running", "error": error}

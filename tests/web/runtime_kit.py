@@ -18,7 +18,8 @@ from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
 from actors.engine_core import run_core
-from tests.web.conftest import COOKIE_NAME, Engine, payload, running_engine
+from tests.web.conftest import Engine, payload, running_engine
+from web.auth import COOKIE as COOKIE_NAME
 
 LTC = "LTCUSDT"  # tick 0.01, step 0.001 in the bundled exchange info
 
@@ -80,11 +81,20 @@ class LiveClient:
         url = eng.url.replace("http://", "ws://") + "/api/ws"
         conn = await trio.to_thread.run_sync(partial(
             connect, url, additional_headers=headers, proxy=None, open_timeout=5,
-            compression=None))
+            compression=None, legacy=True))
         return cls(conn)
 
     async def receive(self, timeout: float = 5.0) -> dict:
         return json.loads(await trio.to_thread.run_sync(self.conn.recv, timeout))
+
+    async def drain(self, quiet: float) -> list[dict]:
+        """Every message until none arrives for ``quiet`` seconds."""
+        out = []
+        while True:
+            try:
+                out.append(await self.receive(quiet))
+            except TimeoutError:
+                return out
 
     async def until(self, predicate: Callable[[dict], bool], timeout: float = 5.0) -> dict:
         with trio.fail_after(timeout):
