@@ -10,9 +10,9 @@ its stack trace; crash-only: the next start reloads and reconciles). ``run_engin
 restarts after 5 s on exit code 1 when ``app.auto_restart`` and no service manager runs us.
 
 Start-up order (8.5): config → lock → database (migrations) → logbook → secrets (into the
-masker) → first admin → handle → writer → event flusher → HTTP. Accepted webhooks stay durably in the
-inbox (state ``accepted``) until the engine core — added by the runtime — consumes them.
-Shutdown: stop intake (503), let hypercorn finish in-flight requests, commit queued writes, flush
+masker) → first admin → handle → writer → event flusher → HTTP (webhooks journaled, status
+"starting") → engine core (reconciles, then processes the inbox backlog, status "running").
+Shutdown: stop intake (503), stop the core, let hypercorn finish in-flight requests, commit queued writes, flush
 the log events, close the database — all under a shielded 30 s deadline. Resting orders are
 never cancelled.
 """
@@ -180,6 +180,7 @@ async def _watchdog(notifier: Notifier) -> None:
 
 async def _serve(handle: Any, cfg: Config, config_store: ConfigStore, store: Store,
                  logbook: Logbook, notifier: Notifier) -> None:
+    from actors.engine_core import run_core
     from web.app import create_app
 
     stop_http = trio.Event()
@@ -193,11 +194,18 @@ async def _serve(handle: Any, cfg: Config, config_store: ConfigStore, store: Sto
             serve = partial(hypercorn.trio.serve, app, hypercorn_config(cfg, config_store),
                             shutdown_trigger=stop_http.wait)
             urls = await nursery.start(_until_done, serve, http_done)
-            handle.status = "running"
-            log.info("engine running", extra={"event": "engine_running", "data": {"urls": urls}})
+            # SPEC 8.5 step 5: webhooks are journaled from now on; none is processed before the
+            # core has reconciled with the exchange (it sets the status to "running").
+            handle.status = "starting"
+            log.info("http serving", extra={"event": "http_serving", "data": {"urls": urls}})
             notifier.ready()
             if notifier.enabled:
                 nursery.start_soon(_watchdog, notifier)
+            core_scope, core_done = trio.CancelScope(), trio.Event()
+            core = partial(run_core, config=cfg, store=store, handle=handle,
+                           secrets=handle.secrets)
+            await nursery.start(_until_done, partial(_in_scope, core, core_scope), core_done)
+            log.info("engine running", extra={"event": "engine_running", "data": {"urls": urls}})
             async for signum in signals:
                 log.info(f"{signal.Signals(signum).name} received: stopping",
                          extra={"event": "engine_stopping"})
@@ -206,6 +214,9 @@ async def _serve(handle: Any, cfg: Config, config_store: ConfigStore, store: Sto
             notifier.stopping()
             with trio.move_on_after(SHUTDOWN_DEADLINE_S) as deadline:
                 deadline.shield = True
+                # resting orders stay on the exchange; a step cut here is reconciled at restart
+                core_scope.cancel()
+                await core_done.wait()
                 stop_http.set()
                 await http_done.wait()
                 flusher_scope.cancel()
