@@ -96,8 +96,8 @@ class EngineHandle:
         self._config_send, self.config_changes = trio.open_memory_channel[ConfigChanged](
             CONFIG_BACKLOG)
         self.inbox = Inbox(store)
-        self.users = Users(store, clock_ms, hasher=password_hasher, session_minutes=lambda: (
-            self.config.security.session_timeout_minutes))
+        self.users = Users(store, clock_ms, hasher=password_hasher, scrub=masker.scrub,
+                           session_minutes=lambda: self.config.security.session_timeout_minutes)
         self.configuration = ConfigService(store, config_store, secrets, masker, clock_ms,
                                            self._publish_config)
         self._runtime_markets: Mapping[str, MarketRules] | None = None

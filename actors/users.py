@@ -167,13 +167,16 @@ def _delete_fn(name: str) -> Callable[[sqlite3.Connection], None]:
 
 class Users:
     def __init__(self, store: Store, clock_ms: Callable[[], int], *,
-                 session_minutes: Callable[[], int], hasher: PasswordHasher | None = None):
+                 session_minutes: Callable[[], int], hasher: PasswordHasher | None = None,
+                 scrub: Callable[[str], str] = str):
         self.store = store
+        # applied to a typed user name before it is stored: people paste secrets in wrong fields
+        self.scrub = scrub
         self.clock_ms = clock_ms
         self.session_minutes = session_minutes
         self.hasher = hasher or PasswordHasher()  # argon2id, RFC 9106 low-memory profile
-        # compared against when the user does not exist, so both paths cost one verification
-        self._dummy_hash = self.hasher.hash(secrets.token_urlsafe(16))
+        # verified against when the user does not exist, so both paths cost one verification
+        self._dummy_hash: str | None = None
         self._limiter = trio.CapacityLimiter(1)  # one hash at a time: bounded memory and CPU
 
     async def _hash(self, password: str) -> str:
@@ -252,19 +255,22 @@ class Users:
                     user_agent: str | None = None) -> tuple[str, Session]:
         """A new session (token for the cookie, session facts); raises ``LoginRefused``."""
         now = self.clock_ms()
-        end = self.lock_end(username, source_ip, now)
+        typed = self.scrub(username)  # the name as failures record it
+        end = self.lock_end(typed, source_ip, now)
         if end is not None:
             log.warning("login refused: locked after repeated failures", extra={
-                "event": "login_locked", "data": {"username": username, "source_ip": source_ip,
+                "event": "login_locked", "data": {"username": typed, "source_ip": source_ip,
                                                   "retry_after_s": (end - now + 999) // 1000}})
             raise LoginRefused("too many failed logins; try again later", end - now)
         rows = self.store.query("SELECT id, role, password_hash FROM users WHERE username = ?",
                                 (username,))
+        if not rows and self._dummy_hash is None:
+            self._dummy_hash = await self._hash(secrets.token_urlsafe(16))
         pw_hash = rows[0]["password_hash"] if rows else self._dummy_hash
         ok = await trio.to_thread.run_sync(self._verify, pw_hash, password,
                                            limiter=self._limiter)
         if not (ok and rows):
-            await self._record_failure(username, source_ip, now)
+            await self._record_failure(typed, source_ip, now)
             raise LoginRefused("wrong user name or password")
         user = rows[0]
         token, csrf = secrets.token_urlsafe(32), secrets.token_urlsafe(32)
