@@ -63,7 +63,8 @@ def _with_users(args: argparse.Namespace, action) -> int:
         _err(str(exc))
         return EXIT_ERROR
     try:
-        users = Users(store, wall_clock_ms, session_minutes=lambda: cfg.security.session_timeout_minutes)
+        users = Users(store, wall_clock_ms,
+                      session_minutes=lambda: cfg.security.session_timeout_minutes)
         message = action(users)
     except UserError as exc:
         _err(f"{exc.field}: {exc.message}")

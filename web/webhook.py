@@ -2,8 +2,8 @@
 
 The answer comes only after the inbox row, its idempotency key and the ``SignalAccepted``
 journal row are committed together; the engine core processes the signal asynchronously.
-Order: size (413) → log the request → allowlist (403) → throttle (429) → intake stopped (503)
-→ body secret (401) → HMAC header (401) → fields (400) → inbox (200 accepted / duplicate).
+Order: size (413) → log the request → allowlist (403) → throttle (429) → intake stopped
+(503) → body secret (401) → HMAC header (401) → fields (400) → inbox (200 accepted / duplicate).
 """
 
 from __future__ import annotations
