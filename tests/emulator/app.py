@@ -39,7 +39,7 @@ class Emulator:
         self.faults: list[Fault] = []
         # every POST /api/v3/order that reached us, "_result": placed / rejected <code> / fault
         self.order_requests: list[dict] = []
-        self.service_ns: list[int] = []  # time spent serving each order placement
+        self.service_ns: list[int] = []  # time inside the app for each order placement
         self.listen_keys: set[str] = set()
         self.user_ws: dict[int, tuple[str, trio.MemorySendChannel]] = {}
         self.market_ws: dict[int, tuple[set[str], trio.MemorySendChannel]] = {}
@@ -83,6 +83,7 @@ class Emulator:
         if scope["type"] == "websocket":
             await self._websocket(scope, receive, send)
             return
+        started = time.perf_counter_ns()
         body = b""
         while True:
             msg = await receive()
@@ -91,6 +92,8 @@ class Emulator:
                 break
         status, payload, headers = await self._http(scope, body.decode())
         raw = json.dumps(payload).encode()
+        if (scope["method"], scope["path"]) == ("POST", "/api/v3/order"):
+            self.service_ns.append(time.perf_counter_ns() - started)
         hdrs = [(b"content-type", b"application/json")] + [
             (k.encode(), str(v).encode()) for k, v in headers.items()]
         await send({"type": "http.response.start", "status": status, "headers": hdrs})
@@ -124,10 +127,7 @@ class Emulator:
                 "retry-after": refused.retry_after(now_ms / 1000), **out_headers}
         try:
             self._authenticate(method, path, headers, query, body, params, now_ms)
-            started = time.perf_counter_ns()
             answer = self._route(method, path, params, now_ms)
-            if (method, path) == ("POST", "/api/v3/order"):
-                self.service_ns.append(time.perf_counter_ns() - started)
         except BinanceError as e:
             if placing:
                 self.order_requests[-1]["_result"] = f"rejected {e.code}"

@@ -2,6 +2,8 @@
 trio loop (``EmulatorThread``), which lets one emulator serve every test of a module."""
 
 import json
+import subprocess
+import sys
 import threading
 from functools import partial
 from pathlib import Path
@@ -38,36 +40,11 @@ async def serve(emulator: Emulator, *, host: str = "127.0.0.1", port: int = 0,
         task_status.started(urls[0])
 
 
-class EmulatorThread:
-    """The emulator on 127.0.0.1 in a daemon thread. ``rest_urls``/``ws_url`` point ccxt and
-    the streams at it; ``control`` drives the ``/_emulator/*`` endpoints."""
+class _Remote:
+    """What tests use of a running emulator: its URLs and the ``/_emulator/*`` controls."""
 
-    def __init__(self) -> None:
-        self.emulator = make_emulator()
-        self._ready = threading.Event()
-        self._token: trio.lowlevel.TrioToken | None = None
-        self._stop: trio.Event | None = None
-        self.base = ""
-        self._thread = threading.Thread(target=trio.run, args=(self._main,), daemon=True)
-
-    async def _main(self) -> None:
-        self._token = trio.lowlevel.current_trio_token()
-        self._stop = trio.Event()
-        async with trio.open_nursery() as nursery:
-            self.base = await nursery.start(partial(serve, self.emulator, stop=self._stop))
-            self._ready.set()
-
-    def start(self) -> "EmulatorThread":
-        self._thread.start()
-        if not self._ready.wait(10):
-            raise RuntimeError("emulator did not start")
-        self._http = httpx.Client(base_url=self.base, timeout=10)
-        return self
-
-    def stop(self) -> None:
-        self._http.close()
-        trio.from_thread.run_sync(self._stop.set, trio_token=self._token)
-        self._thread.join(5)
+    base = ""
+    _http: httpx.Client
 
     @property
     def rest_urls(self) -> dict[str, str]:
@@ -100,3 +77,57 @@ class EmulatorThread:
 
     def stats(self) -> dict:
         return self.control("stats")  # type: ignore[return-value]
+
+
+class EmulatorThread(_Remote):
+    """The emulator on 127.0.0.1 in a daemon thread of this process (shares the GIL)."""
+
+    def __init__(self) -> None:
+        self.emulator = make_emulator()
+        self._ready = threading.Event()
+        self._token: trio.lowlevel.TrioToken | None = None
+        self._stop: trio.Event | None = None
+        self.base = ""
+        self._thread = threading.Thread(target=trio.run, args=(self._main,), daemon=True)
+
+    async def _main(self) -> None:
+        self._token = trio.lowlevel.current_trio_token()
+        self._stop = trio.Event()
+        async with trio.open_nursery() as nursery:
+            self.base = await nursery.start(partial(serve, self.emulator, stop=self._stop))
+            self._ready.set()
+
+    def start(self) -> "EmulatorThread":
+        self._thread.start()
+        if not self._ready.wait(10):
+            raise RuntimeError("emulator did not start")
+        self._http = httpx.Client(base_url=self.base, timeout=10)
+        return self
+
+    def stop(self) -> None:
+        self._http.close()
+        trio.from_thread.run_sync(self._stop.set, trio_token=self._token)
+        self._thread.join(5)
+
+
+
+class EmulatorProcess(_Remote):
+    """``python -m tests.emulator`` in a child process: its own interpreter, so heavy tests do
+    not share the GIL with the code under test."""
+
+    def start(self) -> "EmulatorProcess":
+        self._proc = subprocess.Popen(
+            [sys.executable, "-m", "tests.emulator", "--port", "0"],
+            stdout=subprocess.PIPE, text=True, cwd=Path(__file__).resolve().parents[2])
+        line = self._proc.stdout.readline() if self._proc.stdout else ""
+        if " on http://" not in line:
+            self._proc.kill()
+            raise RuntimeError(f"emulator did not start: {line!r}")
+        self.base = line.split(" on ", 1)[1].split()[0]
+        self._http = httpx.Client(base_url=self.base, timeout=10)
+        return self
+
+    def stop(self) -> None:
+        self._http.close()
+        self._proc.terminate()
+        self._proc.wait(5)
