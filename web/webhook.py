@@ -55,6 +55,7 @@ class _Request:
         self.throttle = throttle
         self.received_ms = handle.clock_ms()
         self.ip = client_ip(handle.config.security.trust_forwarded_for)
+        self.masked = ""  # the raw body as logged and stored: secret masked
 
     def answer(self, http: int, body: dict[str, Any], **facts: Any) -> Response:
         self.handle.note_webhook(received_at=self.received_ms, source_ip=self.ip,
@@ -116,8 +117,9 @@ async def webhook() -> Response:
             "source_ip": req.ip, "body": None, "declared_bytes": declared}})
         return req.refuse(413, "too_large", f"webhook body larger than {MAX_BODY} bytes",
                           "webhook_too_large")
+    req.masked = handle.mask_body(raw)
     log.info("webhook received", extra={"event": "webhook_received", "data": {
-        "source_ip": req.ip, "body": handle.mask_body(raw), "bytes": len(raw)}})
+        "source_ip": req.ip, "body": req.masked, "bytes": len(raw)}})
     security = handle.config.security
     if security.webhook_ip_allowlist and not ip_in(req.ip, security.webhook_ip_allowlist):
         return req.refuse(403, "forbidden", f"webhook from {req.ip}, not in the allowlist",
@@ -166,9 +168,8 @@ async def _validated(req: _Request, raw: bytes) -> Response:
             "source_ip": req.ip, "errors": errors}})
         return req.answer(400, {"status": "rejected", "errors": errors})
     _notes(req, signal, cfg.exchange.name)
-    masked = handle.mask_body(raw)
     try:
-        outcome, inbox_id = await handle.accept(signal, masked, req.ip, req.received_ms)
+        outcome, inbox_id = await handle.accept(signal, req.masked, req.ip, req.received_ms)
     except IntakeUnavailable as exc:
         return req.refuse(503, "unavailable", f"webhook not stored: {exc}", "webhook_unavailable")
     where = {"symbol": signal.symbol, "timeframe": signal.timeframe}
