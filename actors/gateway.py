@@ -59,6 +59,7 @@ class OrderGateway:
         self._sent: set[str] = set()
         self._ended: set[str] = set()
         self._seen_trades: set[str] = set()
+        self._passed: dict[str, Decimal] = {}  # cid -> quantity of the trades passed on
 
     def cid(self, group_id: int, ref: OrderRef) -> str:
         return encode_cid(self._instance, group_id, ref.pyramid, ref.leg, ref.purpose, ref.attempt)
@@ -215,11 +216,13 @@ class OrderGateway:
 
     async def _finish(self, group_id: int, ref: OrderRef, state: OrderState) -> None:
         """An order ended: book any trades not yet passed on, then report the end (SPEC 4.6)."""
-        if state.filled_quantity > 0:
+        cid = state.client_order_id
+        if cid not in self._ended and state.filled_quantity > self._passed.get(cid, 0):
             await self._catch_up_trades(group_id, ref, state)
-        await self._record(state.client_order_id, state=_db_state(state.status),
+        await self._record(cid, state=_db_state(state.status),
+                           exchange_order_id=state.exchange_order_id or None,
                            filled_qty=state.filled_quantity, avg_price=state.average_price)
-        self._report_end(group_id, ref, state.client_order_id, state.status)
+        self._report_end(group_id, ref, cid, state.status)
 
     async def _catch_up_trades(self, group_id: int, ref: OrderRef, state: OrderState) -> None:
         try:
@@ -234,9 +237,10 @@ class OrderGateway:
                 self._pass_trade(group_id, ref, trade)
 
     def _report_end(self, group_id: int, ref: OrderRef, cid: str, status: str) -> None:
-        if status not in ("filled", "canceled", "expired", "rejected") or cid in self._ended:
+        if status not in _FINAL or cid in self._ended:
             return
         self._ended.add(cid)
+        self._passed.pop(cid, None)
         self._deliver(group_id, OrderEnded(ref=ref, status=status))
 
     # -- updates from the exchange stream -------------------------------------------------
@@ -251,16 +255,20 @@ class OrderGateway:
                        attempt=parts.attempt)
         if update.trade is not None:
             self._pass_trade(parts.group_id, ref, update.trade)
+        if order.status in _FINAL:  # every trade before the end, even if the stream lost one
+            await self._finish(parts.group_id, ref, order)
+            return
         # recorded after the trade is passed on: the group's own write books the fill durably
         await self._record(order.client_order_id, state=_db_state(order.status),
                            exchange_order_id=order.exchange_order_id or None,
                            filled_qty=order.filled_quantity, avg_price=order.average_price)
-        self._report_end(parts.group_id, ref, order.client_order_id, order.status)
 
     def _pass_trade(self, group_id: int, ref: OrderRef, trade: Trade) -> None:
         if trade.trade_id in self._seen_trades:
             return
         self._seen_trades.add(trade.trade_id)
+        cid = self.cid(group_id, ref)
+        self._passed[cid] = self._passed.get(cid, Decimal(0)) + trade.quantity
         self._deliver(group_id, TradeFilled(
             ref=ref, trade_id=trade.trade_id, price=trade.price, qty=trade.quantity,
             fee=trade.fee, fee_asset=trade.fee_asset, ts_ms=trade.ts_ms))
@@ -294,6 +302,7 @@ class OrderGateway:
         await self._store.write(write)
 
 
+_FINAL = ("filled", "canceled", "expired", "rejected")
 _FINAL_SQL = "('filled', 'canceled', 'expired', 'rejected')"
 _STALE = f"(state IN {_FINAL_SQL} AND :state NOT IN {_FINAL_SQL})"
 
