@@ -10,7 +10,7 @@ into a 500, which is right: projections are written by the engine, never by user
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import ROUND_HALF_UP, Decimal
 
@@ -40,10 +40,6 @@ def whole_percent(value: Decimal) -> str:
     return num(value.quantize(Decimal(1), rounding=ROUND_HALF_UP))
 
 
-def dec_or_none(text: str | None) -> Decimal | None:
-    return None if text is None or text == "" else Decimal(text)
-
-
 @dataclass
 class ReadContext:
     """One consistent view of the engine for one answer."""
@@ -68,9 +64,6 @@ class ReadContext:
                 "SELECT rules FROM precision_cache WHERE exchange = ? AND symbol = ?", key)
             self._rules[key] = _decode_rules(rows[0]["rules"]) if rows else None
         return self._rules[key]
-
-
-PriceSource = Callable[[], Mapping[str, Decimal]]
 
 
 def count(store: Store, sql: str, params: tuple = ()) -> int:

@@ -6,8 +6,8 @@ and the keys' non-closed groups; pool usage is ``engine.group.slots_held`` summe
 non-closed groups (``engine.pool.slots_held`` for a group whose state is not written yet).
 Receives: a ``ReadContext``.
 Sends: ``{"pool": {"used", "max"}, "entries": [...]}`` with the SPEC 11.6 field names.
-Fails how: a queue row the engine could not have written (unknown reason, no reference price)
-raises; that is a bug in the writer, not a user error.
+Fails how: a queue row the queue actor could not have written (unknown reason, no reference
+price, a payload that is not a ``QueuedPayload``) raises; that is a bug, not a user error.
 """
 
 from __future__ import annotations
@@ -15,6 +15,7 @@ from __future__ import annotations
 from decimal import Decimal
 
 from actors.group_projection import decode_state
+from actors.queue_actor import decode_payload
 from actors.views_common import OPEN_STATUSES, ReadContext, num
 from engine.group import slots_held as group_slots_held
 from engine.pool import GroupSlots, slots_held
@@ -56,7 +57,8 @@ def entry_from_row(q: dict) -> QueueEntry:
         reference_price=Decimal(q["reference_price"]),
         order_size=None if q["order_size"] is None else Decimal(q["order_size"]),
         size_type=q["size_type"] or "quote", signal_timestamp_ms=q["signal_ts"],
-        expected_profit=Decimal(q["expected_profit_usd"] or 0), entry_legs=1,
+        expected_profit=Decimal(q["expected_profit_usd"] or 0),
+        entry_legs=decode_payload(q["payload"]).entry_legs,
         reason=q["reason"], queued_at_ms=q["queued_at"], updated_at_ms=q["updated_at"],
         replacement_count=q["replacement_count"])
 
