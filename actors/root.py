@@ -172,6 +172,24 @@ async def _in_scope(fn: Callable[..., Any], scope: trio.CancelScope, *,
         await fn(task_status=task_status)
 
 
+async def _core_or_error(core: Callable[..., Any], handle: Any, *,
+                         task_status: trio.TaskStatus[Any]) -> None:
+    """A configuration the exchange cannot be built from (a missing secret, no sandbox) leaves
+    the engine up in Error with the reason — exiting would only make the service manager
+    restart it in a loop. The UI and API stay available to fix it."""
+    from actors.exchange.factory import PortSetupError
+
+    try:
+        await core(task_status=task_status)
+    except PortSetupError as e:
+        handle.status = "error"
+        handle.error = str(e)
+        log.error(f"exchange cannot be set up: {e}", extra={
+            "event": "exchange_setup_failed", "data": {"field": e.field}})
+        task_status.started()
+        await trio.sleep_forever()
+
+
 async def _watchdog(notifier: Notifier) -> None:
     while True:
         notifier.watchdog()
@@ -204,7 +222,8 @@ async def _serve(handle: Any, cfg: Config, config_store: ConfigStore, store: Sto
             core_scope, core_done = trio.CancelScope(), trio.Event()
             core = partial(run_core, config=cfg, store=store, handle=handle,
                            secrets=handle.secrets)
-            await nursery.start(_until_done, partial(_in_scope, core, core_scope), core_done)
+            await nursery.start(_until_done, partial(_in_scope, partial(_core_or_error, core, handle),
+                                                     core_scope), core_done)
             log.info("engine running", extra={"event": "engine_running", "data": {"urls": urls}})
             async for signum in signals:
                 log.info(f"{signal.Signals(signum).name} received: stopping",
