@@ -4,7 +4,8 @@ topic, then the topics that changed, at most every ``ui.realtime_update_ms``.
 Message: ``{"topic", "kind": "snapshot"|"delta", "ts", "data"}`` (a delta carries the topic's
 whole new payload, the same as its REST endpoint). A session is required (the ``/api/``
 guard does not run for WebSockets, so it is checked here): without one the handshake is
-answered 401. The hub runs in the app's own nursery while the app serves; at shutdown the
+answered 401, and a session that ends (logout, expiry) closes the connection (1008) before
+anything more is sent. The hub runs in the app's own nursery while the app serves; at shutdown the
 handle closes it (``accepting = False``), which ends every connection so that hypercorn
 does not wait for them.
 """
@@ -20,6 +21,7 @@ from web.common import engine, error_response
 
 bp = Blueprint("live", __name__)
 GOING_AWAY = 1001
+POLICY_VIOLATION = 1008
 
 
 @bp.before_app_serving
@@ -41,7 +43,8 @@ async def _discard_client_messages() -> None:
 @bp.websocket("/api/ws")
 async def live():
     handle = engine()
-    if handle.users.session(websocket.cookies.get(COOKIE)) is None:
+    token = websocket.cookies.get(COOKIE)
+    if handle.users.session(token) is None:
         return error_response(401, "unauthorized", "login required (no session or session"
                               " expired)")
     try:
@@ -54,7 +57,11 @@ async def live():
             nursery.start_soon(_discard_client_messages)
             try:
                 while True:
-                    for message in await subscriber.receive():
+                    messages = await subscriber.receive()
+                    if handle.users.session(token) is None:  # logged out or expired meanwhile
+                        await websocket.close(POLICY_VIOLATION, "session ended")
+                        break
+                    for message in messages:
                         await websocket.send(message.decode())
             except HubClosed:
                 await websocket.close(GOING_AWAY, "engine stopping")

@@ -89,3 +89,16 @@ async def test_shutdown_closes_live_push_connections(eng):
     with pytest.raises(InvalidStatus) as refused:
         await LiveClient.open(eng, client)
     assert refused.value.response.status_code == 503
+
+
+async def test_logout_ends_the_live_push(eng):
+    client = await eng.login()
+    live = await LiveClient.open(eng, client)
+    for _ in TOPICS:
+        await live.receive()
+    assert (await client.post("/api/auth/logout")).status_code == 200
+    cache_rules(eng.store, TEST)
+    RecordedGroup(eng.store, market=TEST, plan=ladder(LEGS, "100", "200"))
+    eng.handle.touch("groups")
+    closed = await live.closed(timeout=3.0)
+    assert closed.rcvd is not None and closed.rcvd.code == 1008
