@@ -126,7 +126,7 @@ async def _supervise(config_store: ConfigStore, cfg: Config, data_dir: Path, sto
         secrets = SecretStore(data_dir, cfg.security)
         for value in secrets.all_values():
             masker.add(value)
-        ensure_admin_from_env(store)
+        ensure_admin_from_env(store, data_dir=data_dir)
         handle = EngineHandle(store=store, config_store=config_store, secrets=secrets,
                               masker=masker, clock_ms=wall_clock_ms)
         log.info("engine starting", extra={"event": "engine_starting", "data": {

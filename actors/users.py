@@ -23,6 +23,7 @@ import secrets
 import sqlite3
 from collections.abc import Callable, Mapping
 from typing import Any, Literal
+from pathlib import Path
 
 import msgspec
 import trio
@@ -331,14 +332,36 @@ def _logged(message: str, event: str, name: str, **data: Any) -> None:
     log.info(message, extra={"event": event, "data": {"username": name, **data}})
 
 
+INITIAL_PASSWORD_FILE = "initial_admin_password"
+
+
 def ensure_admin_from_env(store: Store, env: Mapping[str, str] | None = None, *,
                           clock_ms: Callable[[], int] = wall_clock_ms,
-                          hasher: PasswordHasher | None = None) -> bool:
+                          hasher: PasswordHasher | None = None,
+                          data_dir: Path | None = None) -> bool:
     """First start: create user ``admin`` from ``ENGINE_ADMIN_PASSWORD`` when no user exists.
-    Returns True if it did."""
+
+    Without that variable and with ``data_dir`` given, a random password is generated and
+    written to ``data_dir/initial_admin_password`` (mode 0600) so that a fresh ``make run`` can
+    be logged into; the log names the file, never the password. Returns True if it created
+    the user."""
     env = os.environ if env is None else env
     password = env.get(ADMIN_ENV)
-    if not password or store.query("SELECT count(*) AS n FROM users")[0]["n"]:
+    if store.query("SELECT count(*) AS n FROM users")[0]["n"]:
+        return False
+    if not password and data_dir is not None:
+        password = secrets.token_urlsafe(18)
+        path = data_dir / INITIAL_PASSWORD_FILE
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w") as f:
+            f.write(password + "\n")
+        log.warning(f"first start: user admin created; its password is in {path} "
+                    "(change it with `engine user passwd admin`, then delete the file)",
+                    extra={"event": "initial_admin_created"})
+        store.write_now(_add_fn("admin", "admin", (hasher or PasswordHasher()).hash(password),
+                                clock_ms()))
+        return True
+    if not password:
         return False
     try:
         check_password(password)

@@ -105,3 +105,21 @@ def test_cli_add_passwd_delete(tmp_path: Path, monkeypatch, capsys):
         assert [r["username"] for r in s.query("SELECT username FROM users")] == ["alice"]
     finally:
         s.close()
+
+
+def test_first_start_without_env_writes_a_one_time_admin_password(tmp_path):
+    """A fresh `make run` can be logged into: the password goes to a 0600 file, not the log."""
+    from actors.store import Store
+    from actors.users import INITIAL_PASSWORD_FILE, ensure_admin_from_env
+
+    store = Store.open(tmp_path / "engine.db")
+    assert ensure_admin_from_env(store, env={}, data_dir=tmp_path) is True
+    path = tmp_path / INITIAL_PASSWORD_FILE
+    password = path.read_text().strip()
+    assert len(password) >= 20 and (path.stat().st_mode & 0o777) == 0o600
+    row = store.query("SELECT username, role, password_hash FROM users")[0]
+    assert (row["username"], row["role"]) == ("admin", "admin")
+    assert password not in row["password_hash"]
+    # a second start changes nothing
+    assert ensure_admin_from_env(store, env={}, data_dir=tmp_path) is False
+    assert path.read_text().strip() == password
