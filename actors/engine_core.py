@@ -33,6 +33,7 @@ from actors.market import MarketData
 from actors.pool_actions import AdminResult
 from actors.precision_actor import PrecisionActor
 from actors.queue_actor import QueueActor
+from actors.risk_actor import RiskActor
 from actors.store import Store
 from actors.stream_actor import StreamActor
 from actors.supervisor import Supervisor
@@ -68,6 +69,10 @@ class EngineCore:
             market=self.market, precision=self.precision, queue=self.queue,
             clock_ms=clock.now_ms, on_status=set_status, on_symbols=self._watch,
             on_change=on_change)
+        # R5: the Risk Engine (SPEC 7) hears every group step and closes through the registry
+        self.risk = RiskActor(store=store, supervisor=self.supervisor, market=self.market,
+                              clock_ms=clock.now_ms, on_change=lambda: on_change("risk"))
+        self.supervisor.on_group_events = self.risk.on_group_events
         self.gateway = OrderGateway(
             port=port, store=store, instance=self.instance, deliver=self.supervisor.deliver,
             clock_ms=clock.now_ms, on_invalid_order=self.precision.request_refresh)
@@ -92,11 +97,13 @@ class EngineCore:
                 await nursery.start(periodic.run_periodic)
         self.stream = StreamActor(port=self.port, on_order=self.gateway.on_update,
                                   on_price=self.market.on_price, health=self.health,
+                                  clock_ms=self.clock.now_ms,
                                   on_feed_time=self.clock.on_feed_time
                                   if self.clock.mode == "feed" else None)
         await nursery.start(self.stream.run)
         self.precision.subscribe(self.supervisor.on_precision)
         self.supervisor.begin_trading()
+        await nursery.start(self.risk.run)  # R5: evaluates only once trading has begun
         await nursery.start(_inbox_worker, self.supervisor, pending, signals)
 
     # -- engine operations for the handle ---------------------------------------------------
@@ -214,6 +221,8 @@ async def run_core(*, config: Config, store: Store, handle: Any, secrets: Any,
             if handle is not None:
                 nursery.start_soon(_forward_config, core, handle.config_changes)
                 handle.core = core
+                handle.views.set_source("risk", core.risk.status_source)  # R5: Panel C
+                handle.hub.set_builder("risk", core.risk.panel)
                 handle.status = "running"
             log.info("engine core running", extra={"event": "core_running", "data": {
                 "groups": len(core.supervisor.groups), "queued": len(core.queue.entries)}})

@@ -73,7 +73,8 @@ class GroupActor:
                  gateway: trio.MemorySendChannel, supervisor: trio.MemorySendChannel,
                  context: ContextFor, clock_ms: Callable[[], int],
                  subscribe: Callable[[str, Callable[[PriceChanged], None]], Subscription] | None
-                 = None, on_state: Callable[[GroupState], None] = lambda s: None):
+                 = None, on_state: Callable[[GroupState], None] = lambda s: None,
+                 on_events: Callable[[GroupState, tuple], None] = lambda s, e: None):
         self.state = state
         self.group_id = state.group_id
         self._store = store
@@ -84,6 +85,7 @@ class GroupActor:
         self._clock_ms = clock_ms
         self._subscribe = subscribe
         self._on_state = on_state
+        self._on_events = on_events  # R5: the risk actor hears every recorded step (never blocks)
         self._send, self._receive = trio.open_memory_channel[GroupInput](INBOX_SIZE)
         self._sub: Subscription | None = None
 
@@ -153,6 +155,7 @@ class GroupActor:
         await self._store.write(write)
         self.state = step.state
         _log_events(step)
+        self._on_events(self.state, step.events)  # R5: RiskCloseOutcome, closes, fills
         await self._act(step)
         return step
 

@@ -125,6 +125,8 @@ class Supervisor:
         self.trading = False  # signals and promotions wait for start-up reconciliation
         self._tick_pending = False
         self._nursery: trio.Nursery | None = None
+        # R5: the risk actor's ``on_group_events`` (set by the engine core; never blocks)
+        self.on_group_events: Callable[[GroupState, tuple], None] = lambda state, events: None
 
     @property
     def exchange(self) -> str:
@@ -252,7 +254,8 @@ class Supervisor:
         actor = GroupActor(state, store=self.store, instance=self.instance, gateway=self.gateway,
                            supervisor=self.inbox, context=self.context, clock_ms=self.clock_ms,
                            subscribe=getattr(self.market, "subscribe", None),
-                           on_state=lambda state: self._on_change("groups"))
+                           on_state=lambda state: self._on_change("groups"),
+                           on_events=lambda state, events: self.on_group_events(state, events))
         slot = Slot(actor, grid)
         self.groups[slot.group_id] = slot
         if not actor.ended:

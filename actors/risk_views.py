@@ -1,0 +1,123 @@
+"""How the risk actor sees the groups: ``RiskGroupView`` values built from the group actors'
+current states and fresh prices, and the JSON of Panel C (SPEC 7.7, 11.5 C).
+
+Owns: a cache of the last view per group, keyed by the (immutable) state object and the price,
+so a cycle over 1,000 groups only rebuilds the groups whose state or price moved.
+Receives: the supervisor's registry (``Slot.state`` / ``Slot.crashed``), prices, market rules,
+the operator flags.
+Sends: nothing; pure functions of what it is given apart from the cache.
+Fails how: a group without a price or without market rules is left out (it can be neither
+loser nor winner this cycle: its PnL is unknown) and counted in ``unpriced``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Mapping
+from decimal import Decimal
+from typing import Any, Protocol
+
+import msgspec
+
+from engine.group import GroupState, average_entry, unrealized
+from engine.group.rules import min_qty
+from engine.precision import order_step
+from engine.risk import NoAction, OffsetPlan, RiskGroupView, RiskPanelRow
+from engine.types import MarketRules
+
+ZERO = Decimal(0)
+
+
+class SlotLike(Protocol):
+    crashed: bool
+
+    @property
+    def state(self) -> GroupState: ...
+
+
+class ViewCache:
+    def __init__(self) -> None:
+        self._cache: dict[int, tuple[GroupState, Decimal, RiskGroupView]] = {}
+        self.unpriced: list[int] = []
+
+    def build(self, slots: Iterable[SlotLike], prices: Mapping[str, Decimal],
+              rules_for: Callable[[str], MarketRules | None], *, blocked: set[int],
+              skip_once: set[int], market_close: bool) -> list[RiskGroupView]:
+        views: list[RiskGroupView] = []
+        seen: set[int] = set()
+        self.unpriced = []
+        for slot in slots:
+            state = slot.state
+            if slot.crashed or state.status in ("closed", "failed"):
+                continue
+            gid = state.group_id
+            seen.add(gid)
+            price = prices.get(state.symbol)
+            cached = self._cache.get(gid)
+            if cached is not None and cached[0] is state and cached[1] == price:
+                view = cached[2]
+            else:
+                rules = rules_for(state.symbol)
+                if price is None or rules is None:
+                    self.unpriced.append(gid)
+                    continue
+                view = _view(state, price, rules, market_close)
+                self._cache[gid] = (state, price, view)
+            flags = (gid in blocked, gid in skip_once)
+            if (view.blocked, view.skip_once) != flags:
+                view = msgspec.structs.replace(view, blocked=flags[0], skip_once=flags[1])
+                self._cache[gid] = (state, price, view)
+            views.append(view)
+        for gid in [g for g in self._cache if g not in seen]:
+            del self._cache[gid]
+        return views
+
+
+def _view(s: GroupState, price: Decimal, rules: MarketRules, market: bool) -> RiskGroupView:
+    usd, pct = unrealized(s, price)
+    applies = not market or rules.min_notional_applies_to_market
+    return RiskGroupView(
+        id=s.group_id, symbol=s.symbol, side=s.side, status=s.status,
+        created_at_ms=s.created_at_ms, pyramid_count=s.pyramid_count,
+        max_pyramids=s.config.max_pyramids, timer_started_at_ms=s.timer_started_at_ms,
+        avg_entry=average_entry(s) or ZERO, open_qty=s.open_qty, price=price,
+        unrealized_usd=usd, unrealized_percent=pct,
+        step_size=order_step(rules, "market" if market else "limit"),
+        min_qty=min_qty(rules, market=market),
+        min_notional=rules.min_notional * rules.contract_size if applies else ZERO,
+        closing=s.status == "closing" or s.close is not None or s.partial is not None)
+
+
+# --- JSON for the API / live push --------------------------------------------------------------
+
+def _num(value: Decimal | None) -> str | None:
+    return None if value is None else str(value)
+
+
+def plan_json(plan: OffsetPlan | NoAction) -> dict[str, Any]:
+    steps = [{"group_id": s.group_id, "symbol": s.symbol, "qty": _num(s.qty),
+              "price": _num(s.price), "notional": _num(s.notional),
+              "estimated_usd": _num(s.estimated_usd), "full": s.full, "raised": s.raised}
+             for s in plan.steps]
+    skipped = [{"group_id": s.group_id, "reason": s.reason, "needed_qty": _num(s.needed_qty),
+                "open_qty": _num(s.open_qty)} for s in plan.skipped]
+    if isinstance(plan, NoAction):
+        return {"sufficient": False, "outcome": "insufficient",
+                "required_usd": _num(plan.required_usd),
+                "available_usd": _num(plan.available_usd), "winners": steps, "skipped": skipped}
+    return {"sufficient": True, "outcome": "plan", "required_usd": _num(plan.required_usd),
+            "fees_est": _num(plan.fees_est), "slippage_est": _num(plan.slippage_est),
+            "covered_usd": _num(plan.covered_usd), "winners": steps, "skipped": skipped}
+
+
+def row_json(row: RiskPanelRow, view: RiskGroupView) -> dict[str, Any]:
+    return {"group_id": row.group_id, "symbol": row.symbol, "side": row.side,
+            "status": view.status, "loss_percent": _num(row.loss_percent),
+            "loss_usd": _num(row.loss_usd), "timer_started_at": view.timer_started_at_ms,
+            "timer_remaining_ms": row.timer_remaining_ms,
+            "timer_running": view.timer_started_at_ms is not None,
+            "pyramids": f"{view.pyramid_count} / {view.max_pyramids}",
+            "pyramids_reached": row.pyramids_reached, "age_filter_passed": row.age_filter_passed,
+            "eligible": row.eligible, "failures": list(row.failures),
+            "blocked": view.blocked, "skip_once": view.skip_once,
+            "available_offsets": {"count": row.offsets_count, "usd": _num(row.offsets_usd)},
+            "projected_plan": plan_json(row.projected)}
