@@ -234,3 +234,75 @@ async def test_periodic_pass_adopts_new_unknowns_and_flags_missing_orders(tmp_pa
         assert kit.store.query("SELECT state FROM orders WHERE client_order_id = ?",
                                (stray,)) == [{"state": "open"}]
         assert (await rec.periodic()).adopted == 0  # known now
+
+
+class AnswerLost(HangingCreates):
+    """Placements reach the exchange, but their answers never come back."""
+
+    async def create_order(self, request: OrderRequest):
+        await self.inner.create_order(request)
+        await trio.sleep_forever()
+
+
+class AnswerAndReportLost(AnswerLost):
+    """Neither the placement's answer nor the stream's report arrives."""
+
+    def stream(self, symbols: list[str]):
+        async def silent():
+            await trio.sleep_forever()
+            yield
+
+        return silent()
+
+
+class HangingCancels(HangingCreates):
+    """Cancels never answer (and never reach the exchange); placements work."""
+
+    async def create_order(self, request: OrderRequest):
+        return await self.inner.create_order(request)
+
+    async def cancel_order(self, symbol: str, client_order_id: str):
+        await trio.sleep_forever()
+
+
+async def test_an_order_placed_whose_answer_was_lost_is_synced_not_resent(tmp_path,
+                                                                          autojump_clock):
+    db = tmp_path / "e.db"
+    async with engine(db, wrap=AnswerLost) as kit:
+        await kit.send(signal())
+        # only the stream told (the record says open); the group never got an answer
+        assert {o.state for o in state(kit).orders} == {"pending"}
+        assert len(kit.paper.state()["orders"]) == 5
+    async with engine(db) as kit:
+        r = report(kit)
+        assert (r["synced"], r["resent"]) == (5, 0)
+        assert max(cid_counts(kit).values()) == 1 and kit.open_orders() == sorted(LADDER)
+        assert {r["state"] for r in kit.store.query("SELECT state FROM orders")} == {"open"}
+        assert {o.state for o in state(kit).orders} == {"open"}
+
+
+async def test_an_order_placed_that_nobody_heard_of_is_found_by_its_id_not_resent(
+        tmp_path, autojump_clock):
+    db = tmp_path / "e.db"
+    async with engine(db, wrap=AnswerAndReportLost) as kit:
+        await kit.send(signal())
+        assert {r["state"] for r in kit.store.query("SELECT state FROM orders")} == {"pending"}
+    async with engine(db) as kit:
+        r = report(kit)
+        assert (r["synced"], r["resent"]) == (5, 0)
+        assert max(cid_counts(kit).values()) == 1 and kit.open_orders() == sorted(LADDER)
+        assert {r["state"] for r in kit.store.query("SELECT state FROM orders")} == {"open"}
+        assert {o.state for o in state(kit).orders} == {"open"}
+
+
+async def test_cancels_lost_in_a_crash_are_sent_again_and_the_close_completes(tmp_path,
+                                                                              autojump_clock):
+    db = tmp_path / "e.db"
+    async with engine(db, wrap=HangingCancels) as kit:
+        await kit.send(signal())
+        await kit.send(signal("exit", ts_ms=START_MS + HOUR_MS))  # cancels never answer
+        assert state(kit).status == "closing" and len(kit.open_orders()) == 5
+    async with engine(db) as kit:
+        assert kit.open_orders() == []
+        assert kit.groups()[0]["status"] == "closed"
+        assert report(kit)["cancels_resent"] == 5
