@@ -14,6 +14,9 @@ restart cannot fix it until the operator sets the secret / fixes the file.
 
 from __future__ import annotations
 
+import json
+import os
+from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
@@ -26,6 +29,11 @@ from engine.masking import Masker
 
 BUNDLED_MARKETS = Path(__file__).resolve().parent / "markets" / "binance_spot_exchangeinfo.json"
 SECRET_NAMES = ("exchange.api_key", "exchange.api_secret", "exchange.passphrase")
+# Endpoint overrides for a ccxt exchange (a local emulator in tests, a proxy): ccxt's
+# ``urls["api"]`` entries as JSON, e.g. {"public": "http://127.0.0.1:9443/api/v3", ...}, and the
+# websocket base. Read only when the caller passes no ``rest_urls``/``ws_url``.
+REST_URLS_ENV = "ENGINE_EXCHANGE_REST_URLS"
+WS_URL_ENV = "ENGINE_EXCHANGE_WS_URL"
 
 
 class PortSetupError(Exception):
@@ -57,7 +65,23 @@ def build_port(config: Config, secrets: Any, store: Store, clock: EngineClock, *
     """
     if config.exchange.name == "paper":
         return _paper(config, store, clock, base_dir)
+    if rest_urls is None and ws_url is None:
+        rest_urls, ws_url = url_overrides(os.environ)
     return _ccxt(config, secrets, masker, rest_urls, ws_url)
+
+
+def url_overrides(env: Mapping[str, str]) -> tuple[dict[str, str] | None, str | None]:
+    """``ENGINE_EXCHANGE_REST_URLS`` / ``ENGINE_EXCHANGE_WS_URL`` (unset: the real endpoints)."""
+    text = env.get(REST_URLS_ENV)
+    rest = None
+    if text:
+        try:
+            rest = json.loads(text)
+        except ValueError:
+            rest = None
+        if not isinstance(rest, dict) or not all(isinstance(v, str) for v in rest.values()):
+            raise PortSetupError(REST_URLS_ENV, "expected a JSON object of URL strings")
+    return rest, env.get(WS_URL_ENV) or None
 
 
 def _paper(config: Config, store: Store, clock: EngineClock,
