@@ -130,6 +130,10 @@ async def prices(exchange: Any, symbols: list[str], out: trio.MemorySendChannel,
         try:
             ws = await open_websocket(f"{ws_base(exchange)}/stream?streams={names}")
             try:
+                # a snapshot first: the ticker stream only speaks when something trades
+                stamp = now_ms()
+                for symbol, price in sorted((await exchange.fetch_prices(symbols)).items()):
+                    await out.send(PriceUpdate(symbol=symbol, price=price, ts_ms=stamp))
                 delay = BACKOFF_FIRST_S
                 while True:
                     data = json.loads(await ws.receive()).get("data") or {}

@@ -87,7 +87,8 @@ class CcxtExchange:
     def _market(self, symbol: str) -> MarketRules:
         rules = self._rules.get(symbol)
         if rules is None:
-            raise UnknownSymbol(f"{self.name}: unknown symbol {symbol}", code=-1121)
+            raise UnknownSymbol(f"{self.name}: Invalid symbol. ({symbol} is not a market here)",
+                                code=-1121)
         return rules
 
     async def _rules_for(self, symbol: str) -> MarketRules:
@@ -175,7 +176,7 @@ class CcxtExchange:
         price = conv.wire_text(request.price) if request.price is not None else None
         if request.type == "limit" and price is None:
             raise InvalidOrder(f"{self.name}: a limit order needs a price")
-        self._refuse_rerounding(rules.ccxt_symbol, qty, price if request.type == "limit" else None)
+        self._refuse_off_grid(rules, qty, price if request.type == "limit" else None)
         params: dict[str, Any] = {self.venue.create_cid_param:
                                   self.venue.cid_prefix + request.client_order_id}
         if request.type == "limit":
@@ -194,22 +195,31 @@ class CcxtExchange:
             state = msgspec.structs.replace(state, client_order_id=request.client_order_id)
         return state
 
-    def _refuse_rerounding(self, ccxt_symbol: str, qty: str, price: str | None) -> None:
+    def _refuse_off_grid(self, rules: MarketRules, qty: str, price: str | None) -> None:
+        """Refuse, as the exchange would, what ccxt would otherwise silently re-round."""
+        for text, places in ((qty, rules.base_precision), (price, rules.quote_precision)):
+            if text is not None and places is not None and conv.decimals(text) > places:
+                raise InvalidOrder(f"{self.name}: Precision is over the maximum defined for "
+                                   f"this asset. ({text} has more than {places} decimals)",
+                                   code=-1111)
+        ccxt_symbol = rules.ccxt_symbol
         client = self.pool.clients[0]
         if self.pool.markets is None or ccxt_symbol not in self.pool.markets:
             raise UnknownSymbol(f"{self.name}: unknown symbol {ccxt_symbol}", code=-1121)
         market = self.pool.markets[ccxt_symbol]
         mode, pad = client.precisionMode, client.paddingMode
-        checks = [("quantity", qty, ccxt.TRUNCATE, market["precision"]["amount"])]
+        # refused as the exchange would refuse an off-increment value (Binance -1013)
+        checks = [("LOT_SIZE", qty, ccxt.TRUNCATE, market["precision"]["amount"])]
         if price is not None:
-            checks.append(("price", price, ccxt.ROUND, market["precision"]["price"]))
-        for field, text, rounding, precision in checks:
+            checks.append(("PRICE_FILTER", price, ccxt.ROUND, market["precision"]["price"]))
+        for filter_name, text, rounding, precision in checks:
             if precision is None:
                 continue
             shown = client.decimal_to_precision(text, rounding, precision, mode, pad)
             if Decimal(shown) != Decimal(text):
-                raise InvalidOrder(f"{self.name}: {field} {text} is not on the exchange's "
-                                   f"increment {precision}; ccxt would send {shown}", code=-1111)
+                raise InvalidOrder(f"{self.name}: Filter failure: {filter_name} ({text} is not "
+                                   f"on the increment {precision}; not sent, ccxt would have "
+                                   f"sent {shown})", code=-1013)
 
     def _position_params(self, request: OrderRequest) -> dict[str, Any]:
         if self.cfg.market_type == "spot":

@@ -26,6 +26,11 @@ def wire_text(value: Decimal) -> str:
     return text or "0"
 
 
+def decimals(text: str) -> int:
+    exponent = Decimal(text).normalize().as_tuple().exponent
+    return max(0, -exponent) if isinstance(exponent, int) else 0
+
+
 def strip_prefix(cid: str | None, prefix: str) -> str:
     if cid is None:
         return ""

@@ -19,7 +19,13 @@ import trio
 
 from actors.exchange.ccxt_errors import translate
 from actors.exchange.ccxt_markets import Venue, ccxt_options
-from actors.exchange.limiter import DEFAULT_ORDER_LIMITS, Budget, TrioLimiter, limits_from_spacing
+from actors.exchange.limiter import (
+    DEFAULT_ORDER_LIMITS,
+    Budget,
+    TrioLimiter,
+    limits_from_binance,
+    limits_from_spacing,
+)
 from actors.exchange.port import RateLimited
 from engine.masking import Masker
 
@@ -39,6 +45,14 @@ class ExchangeSetupError(Exception):
     def __init__(self, field: str, message: str):
         super().__init__(f"{field}: {message}")
         self.field = field
+
+
+# Binance spot's published rateLimits (exchangeInfo, 2025), used until the first markets load
+BINANCE_SPOT_LIMITS = [
+    {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": 6000},
+    {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10, "limit": 100},
+    {"rateLimitType": "ORDERS", "interval": "DAY", "intervalNum": 1, "limit": 200000},
+]
 
 
 class _Failed:
@@ -89,8 +103,11 @@ class ClientPool:
             self._send.send_nowait(c)
         self._threads = trio.CapacityLimiter(size)
         self.conservative = cfg.rate_limit_mode == "conservative"
-        self.limiter = TrioLimiter(Budget(limits_from_spacing(self.clients[0].rateLimit),
-                                          DEFAULT_ORDER_LIMITS, conservative=self.conservative))
+        if name == "binance":  # weights are Binance units: its published limits until
+            weights, orders = limits_from_binance(BINANCE_SPOT_LIMITS)  # exchangeInfo says
+        else:
+            weights, orders = limits_from_spacing(self.clients[0].rateLimit), DEFAULT_ORDER_LIMITS
+        self.limiter = TrioLimiter(Budget(weights, orders, conservative=self.conservative))
         self.markets: dict | None = None
         self._markets_gen = 0
 

@@ -14,6 +14,7 @@ plain async iterator. The iterator's ``aclose`` (or the exchange's) cancels the 
 
 import logging
 from collections import OrderedDict
+from decimal import Decimal
 from functools import partial
 from typing import Any, Awaitable, Callable
 
@@ -32,6 +33,7 @@ from actors.exchange.port import (
 
 log = logging.getLogger("engine.system")
 SEEN_TRADES_KEPT = 50_000
+_FINAL = ("filled", "canceled", "expired", "rejected")
 
 
 class _Raised:
@@ -90,7 +92,7 @@ class Tracker:
     def __init__(self, symbols: list[str], since_ms: int):
         self.since = {s: since_ms for s in symbols}
         self._seen: OrderedDict[str, None] = OrderedDict()
-        self._states: dict[str, tuple[str, str]] = {}  # cid -> (status, filled)
+        self._states: dict[str, tuple[str, Decimal]] = {}  # cid -> (status, filled)
         self.open: dict[str, str] = {}  # cid -> symbol of orders we know to be open
 
     def new_trade(self, trade: Trade) -> bool:
@@ -104,8 +106,12 @@ class Tracker:
         return True
 
     def changed(self, order: OrderState) -> bool:
-        key = (order.status, str(order.filled_quantity))
-        if self._states.get(order.client_order_id) == key:
+        """True for a state newer than the last delivered one. States only move forward: a
+        smaller filled quantity, or anything after a final status, is an older view."""
+        key = (order.status, order.filled_quantity)
+        prev = self._states.get(order.client_order_id)
+        if prev is not None and (prev == key or prev[0] in _FINAL
+                                 or order.filled_quantity < prev[1]):
             return False
         self._states[order.client_order_id] = key
         if order.status in ("open", "partially_filled"):
@@ -114,11 +120,16 @@ class Tracker:
             self.open.pop(order.client_order_id, None)
         return True
 
-    def accept(self, update: OrderUpdate) -> bool:
-        """True when the update brings something new (a new fill or a new order state)."""
+    def accept(self, update: OrderUpdate) -> OrderUpdate | None:
+        """What of ``update`` is new: the update itself, its order state without an already
+        delivered fill, or None."""
         fresh_trade = update.trade is not None and self.new_trade(update.trade)
         fresh_state = self.changed(update.order)
-        return fresh_trade or fresh_state
+        if fresh_trade:
+            return update
+        if fresh_state:
+            return OrderUpdate(order=update.order) if update.trade is not None else update
+        return None
 
 
 async def catch_up(exchange: Any, tracker: Tracker, symbols: list[str]) -> list[OrderUpdate]:
@@ -126,9 +137,11 @@ async def catch_up(exchange: Any, tracker: Tracker, symbols: list[str]) -> list[
     and the final state of orders that were open and no longer are."""
     out: list[OrderUpdate] = []
     for symbol in symbols:
+        # trades first: order states read afterwards already include every one of them
+        trades = await exchange.fetch_my_trades(symbol, since_ms=tracker.since[symbol])
         opens = {o.client_order_id: o for o in await exchange.fetch_open_orders(symbol)}
         states: dict[str, OrderState] = dict(opens)
-        for trade in await exchange.fetch_my_trades(symbol, since_ms=tracker.since[symbol]):
+        for trade in trades:
             order = states.get(trade.client_order_id)
             if order is None and trade.client_order_id:
                 order = await exchange.fetch_order(symbol, trade.client_order_id)
@@ -148,8 +161,9 @@ async def catch_up(exchange: Any, tracker: Tracker, symbols: list[str]) -> list[
 async def deliver(out: trio.MemorySendChannel, tracker: Tracker,
                   updates: list[OrderUpdate]) -> None:
     for update in updates:
-        if tracker.accept(update):
-            await out.send(update)
+        fresh = tracker.accept(update)
+        if fresh is not None:
+            await out.send(fresh)
 
 
 async def poll_orders(exchange: Any, tracker: Tracker, symbols: list[str],

@@ -6,6 +6,8 @@ there or in a test module. ``binance_emulator`` is one emulator thread per test 
 ``set_price(symbol, price)`` to move the emulator's market like the paper feed does.
 """
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from decimal import Decimal
 
 import pytest
@@ -51,3 +53,33 @@ async def ccxt_binance(binance_emulator):
     await port.load_markets()
     yield EmulatedBinance(port, binance_emulator)
     await port.aclose()
+
+
+_SHARED: list[EmulatorThread] = []
+CONTRACT_LIMITS = [
+    {"rateLimitType": "REQUEST_WEIGHT", "interval": "MINUTE", "intervalNum": 1, "limit": 6000},
+    {"rateLimitType": "ORDERS", "interval": "SECOND", "intervalNum": 10, "limit": 1000}]
+
+
+def shared_emulator() -> EmulatorThread:
+    """One emulator thread for the whole session (started on first use, a daemon thread)."""
+    if not _SHARED:
+        _SHARED.append(EmulatorThread().start())
+    return _SHARED[0]
+
+
+@asynccontextmanager
+async def emulated_binance(*, start_balances: dict[str, Decimal],
+                           partial_fill_ratio: Decimal) -> AsyncIterator[EmulatedBinance]:
+    """A fresh emulator account (these balances, this fill ratio, fees 0.1 %) and an adapter.
+    The order-rate limit is raised (1,000 per 10 s) so that filling MAX_NUM_ORDERS does not
+    wait on Binance's 100 per 10 s; the limiter itself is tested in test_ccxt_faults.py."""
+    emu = shared_emulator()
+    await trio.to_thread.run_sync(lambda: emu.reset(
+        balances={k: str(v) for k, v in start_balances.items()},
+        partial_fill_ratio=str(partial_fill_ratio), rate_limits=CONTRACT_LIMITS))
+    port = make_adapter(emu)
+    try:
+        yield EmulatedBinance(port, emu)
+    finally:
+        await port.aclose()

@@ -34,15 +34,14 @@ def default_balances(info: dict) -> dict[str, Decimal]:
 
 
 class Account:
-    def __init__(self, info: dict):
+    def __init__(self, info: dict, *, partial_fill_ratio: Decimal = Decimal(1),
+                 balances: dict[str, Decimal] | None = None):
         # numbers exact: round-trip the info through F1's Decimal-preserving loader
         exact = load_exchange_info(json.dumps(info))
         self.book = Book(rules_from_binance_exchange_info(exact, fetched_at_ms=0),
-                         balances=default_balances(info))
+                         partial_fill_ratio=partial_fill_ratio,
+                         balances=default_balances(info) if balances is None else balances)
         self._cancel_seq = 0
-
-    def set_balances(self, balances: dict[str, Decimal]) -> None:
-        self.book.reset(balances, 0)
 
     def set_price(self, symbol: str, price: Decimal, now_ms: int) -> list[dict]:
         return self._reports(self.book.price_event(symbol, price, now_ms), now_ms)

@@ -26,15 +26,19 @@ KEYED = {"/api/v3/userDataStream"}
 class Emulator:
     def __init__(self, exchange_info: dict, *, api_key: str, api_secret: str,
                  clock_ms=lambda: int(time.time() * 1000)):
+        self._served_info = exchange_info
         self.info = exchange_info
         self.api_key, self.api_secret = api_key, api_secret
         self.clock_ms = clock_ms
         self.reset()
 
-    def reset(self, rate_limits: list[dict] | None = None) -> None:
-        if rate_limits is not None:
-            self.info = {**self.info, "rateLimits": rate_limits}
-        self.account = Account(self.info)
+    def reset(self, rate_limits: list[dict] | None = None, *,
+              partial_fill_ratio: Decimal = Decimal(1),
+              balances: dict[str, Decimal] | None = None) -> None:
+        self.info = {**self._served_info,
+                     "rateLimits": rate_limits or self._served_info["rateLimits"]}
+        self.account = Account(self.info, partial_fill_ratio=partial_fill_ratio,
+                               balances=balances)
         self.counters = Counters.from_rate_limits(self.info["rateLimits"])
         self.faults: list[Fault] = []
         # every POST /api/v3/order that reached us, "_result": placed / rejected <code> / fault
@@ -220,10 +224,11 @@ class Emulator:
                 self.set_price(data["symbol"], Decimal(str(data["price"])))
                 return 200, {"ok": True}, {}
             case "POST", "/_emulator/reset":
-                self.reset(data.get("rate_limits"))
-                if "balances" in data:
-                    self.account.set_balances({k: Decimal(str(v))
-                                               for k, v in data["balances"].items()})
+                balances = data.get("balances")
+                self.reset(data.get("rate_limits"),
+                           partial_fill_ratio=Decimal(str(data.get("partial_fill_ratio", 1))),
+                           balances=None if balances is None else
+                           {k: Decimal(str(v)) for k, v in balances.items()})
                 return 200, {"ok": True}, {}
             case "GET", "/_emulator/orders":
                 return 200, self.order_requests, {}
