@@ -74,7 +74,7 @@ async def close_group(actor: RiskActor, group_id: int, *, role: str, qty: Decima
                       request_id: str) -> CloseResult:
     """Send one RiskClose and follow it to its end (or to the first sign it will not end)."""
     slot = actor.supervisor.groups.get(group_id)
-    if slot is None or slot.crashed or slot.actor.ended:
+    if slot is None or slot.crashed:  # an ended group still answers while it lingers
         return CloseResult(reason="group is not running")
     watch = Watch(group_id, request_id)
     actor.watches[group_id] = watch
