@@ -327,9 +327,9 @@ class Book:
         if new.type == "limit" and new.price is None:
             raise Rejection(-1102, "Mandatory parameter 'price' was not sent, was empty/null, "
                             "or malformed.", "bad_parameter")
-        if (_decimals(new.quantity) > (rules.base_precision or DEFAULT_PRECISION)
+        if (_decimals(new.quantity) > _or_default(rules.base_precision)
                 or (new.type == "limit" and _decimals(new.price)  # type: ignore[arg-type]
-                    > (rules.quote_precision or DEFAULT_PRECISION))):
+                    > _or_default(rules.quote_precision))):
             raise Rejection(-1111, "Precision is over the maximum defined for this asset.",
                             "precision")
         existing = self._by_cid.get((new.symbol, new.client_order_id))
@@ -440,6 +440,10 @@ class Book:
                 rules = self.markets[change.order.symbol]
                 moved.update((rules.base, rules.quote))
         return Outcome(changes=tuple(changes), assets=tuple(sorted(moved)))
+
+
+def _or_default(precision: int | None) -> int:
+    return DEFAULT_PRECISION if precision is None else precision
 
 
 def _amount(value: Decimal, asset: str) -> Decimal:

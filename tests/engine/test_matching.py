@@ -108,6 +108,18 @@ def test_market_order_without_price_is_market_closed():
         -2010, "Market is closed.", "market_closed")
 
 
+def test_precision_comes_from_the_market():
+    rules = msgspec.structs.replace(MARKETS["BTCUSDT"], base_precision=0, quote_precision=None,
+                                    step_size=D(1), min_qty=D(1), tick_size=D("1E-8"),
+                                    min_price=None)
+    b = Book({"BTCUSDT": rules}, balances={"USDT": D(10**6)})
+    with pytest.raises(Rejection, match="-1111"):
+        b.place(order(qty="1.0001", price="59000"), 1)
+    with pytest.raises(Rejection, match="-1111"):
+        b.place(order(qty="1", price="59000.000000001"), 1)  # default: 8 decimals
+    assert b.place(order(qty="1", price="59000.00000001"), 1).changes[0].order.status == "open"
+
+
 def test_max_num_orders():
     rules = msgspec.structs.replace(MARKETS["BTCUSDT"], max_num_orders=2)
     b = Book({"BTCUSDT": rules}, balances={"USDT": D(10000)})
