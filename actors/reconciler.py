@@ -29,7 +29,7 @@ import msgspec
 import trio
 
 from actors import reconciler_records as records
-from actors.exchange.port import Balance, ExchangeError, ExchangePort, Trade
+from actors.exchange.port import Balance, ExchangeError, ExchangePort, PriceUpdate, Trade
 from actors.reconciler_gather import balances_and_trades, query_each, retrying, trades_of
 from actors.reconciler_orders import Gateway, GroupHandle, OrderActions, deliver, ref_of
 from actors.store import Store
@@ -67,8 +67,10 @@ class Reconciler(OrderActions):
     def __init__(self, *, port: ExchangePort, store: Store, groups: Mapping[int, GroupHandle],
                  gateway: Gateway, instance: str, clock: Any,
                  rules: Callable[[str], MarketRules | None] | None = None,
-                 market_type: str = "spot"):
+                 market_type: str = "spot",
+                 on_price: Callable[[PriceUpdate], None] | None = None):
         self.port = port
+        self._on_price = on_price  # market data: a closing group needs a current price
         self.store = store
         self.groups = groups
         self.gateway = gateway
@@ -84,6 +86,8 @@ class Reconciler(OrderActions):
         # what each group held in flight when the last run stopped (before anything moves)
         held = {self._cid(gid, rec.ref): (gid, rec) for gid, g in self._live().items()
                 for rec in g.state.orders}
+        closing = [g for g in self._live().values() if g.state.status == "closing"]
+        await self._seed_prices(sorted({g.state.symbol for g in closing}))
         rows = self._our_rows(UNFINISHED)
         found, unresolved = await query_each(self.port, rows)
         open_orders = await retrying(lambda: self.port.fetch_open_orders(None))
@@ -97,14 +101,12 @@ class Reconciler(OrderActions):
         states = {**{o.client_order_id: o for o in open_orders}, **found}
         synced, cancels = await self._follow_up(held, handled, states)
         self._write_off(cuts)
-        closing = 0
-        for g in self._live().values():
-            if g.state.status == "closing":
-                deliver(g, Tick())  # the close (4.7) continues from where it stopped
-                closing += 1
+        for g in closing:
+            deliver(g, Tick())  # the close (4.7) continues from where it stopped
         c["synced"] += synced
         return await self._finish(ReconcileReport(
-            kind="startup", booked_fills=booked, shortfalls=len(cuts), closing_resumed=closing,
+            kind="startup", booked_fills=booked, shortfalls=len(cuts),
+            closing_resumed=len(closing),
             cancels_resent=cancels, unresolved=len(unresolved), **c))
 
     # -- the periodic pass (SPEC 8.2): open orders only ---------------------------------------
@@ -149,6 +151,19 @@ class Reconciler(OrderActions):
             except ExchangeError as e:  # the exchange is down: the next period tries again
                 log.warning("periodic reconciliation skipped", extra={
                     "event": "reconcile_skipped", "data": {"error": str(e)}})
+
+    async def _seed_prices(self, symbols: list[str]) -> None:
+        """A closing group sells at a current price: give market data one before anything
+        moves the close on (the price streams start after reconciliation)."""
+        if symbols and self._on_price is not None:
+            try:
+                prices = await retrying(lambda: self.port.fetch_prices(symbols))
+            except ExchangeError as e:  # the price stream brings one soon; the close waits
+                prices = {}
+                log.warning("no price for the closing groups", extra={
+                    "event": "reconcile_price_failed", "data": {"error": str(e)}})
+            for symbol, price in sorted(prices.items()):
+                self._on_price(PriceUpdate(symbol=symbol, price=price, ts_ms=self.now_ms()))
 
     # -- helpers ------------------------------------------------------------------------------
     def _live(self) -> dict[int, GroupHandle]:
@@ -261,5 +276,5 @@ async def reconcile_at_start(core: Any) -> ReconcileReport:
     core.reconciler = Reconciler(
         port=core.port, store=core.store, groups=core.supervisor.groups, gateway=core.gateway,
         instance=core.instance, clock=core.clock, rules=core.precision.rules,
-        market_type=core.config.exchange.market_type)
+        market_type=core.config.exchange.market_type, on_price=core.market.on_price)
     return await core.reconciler.startup()
