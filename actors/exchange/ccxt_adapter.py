@@ -17,7 +17,7 @@ and refuses the order (``InvalidOrder``) instead of letting ccxt re-round it.
 
 import logging
 import time
-from decimal import Decimal
+from decimal import Decimal, localcontext
 from functools import partial
 from typing import Any, AsyncIterator
 
@@ -215,7 +215,10 @@ class CcxtExchange:
         for filter_name, text, rounding, precision in checks:
             if precision is None:
                 continue
-            shown = client.decimal_to_precision(text, rounding, precision, mode, pad)
+            # ccxt's decimal_to_precision rewrites the calling thread's Decimal context
+            # (HALF_UP, Underflow trap): keep the engine's context on this thread untouched
+            with localcontext():
+                shown = client.decimal_to_precision(text, rounding, precision, mode, pad)
             if Decimal(shown) != Decimal(text):
                 raise InvalidOrder(f"{self.name}: Filter failure: {filter_name} ({text} is not "
                                    f"on the increment {precision}; not sent, ccxt would have "

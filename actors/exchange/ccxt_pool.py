@@ -12,6 +12,7 @@ so no answer is ever dropped half-way.
 """
 
 import logging
+from decimal import localcontext
 from typing import Any, Callable
 
 import ccxt
@@ -155,6 +156,12 @@ class ClientPool:
         client = await self._recv.receive()
         try:
             def run() -> Any:
+                # The thread inherits the trio task's Decimal context object (contextvars), and
+                # ccxt rewrites it in place (HALF_UP, Underflow trap): give ccxt its own copy.
+                with localcontext():
+                    return _run()
+
+            def _run() -> Any:
                 result = _invoke(client, self._sync_markets, method, args, kwargs)
                 if after is not None and not isinstance(result, _Failed):
                     return after(client, result)

@@ -244,3 +244,15 @@ async def test_limiter_keeps_the_emulator_below_its_limits(binance_emulator):
     assert stats["rejected_429"] == 0
     assert stats["orders"][0]["peak"] <= 8 and stats["weights"][0]["peak"] <= 60
     assert sum(o["_result"] == "placed" for o in await ctl(binance_emulator, "orders")) == 16
+
+
+async def test_placing_through_ccxt_leaves_the_engine_decimal_context_alone(ex):
+    """ccxt's decimal_to_precision rewrites the calling thread's Decimal context; the adapter
+    must not let that reach the trio thread, where every engine computation runs."""
+    import decimal
+
+    before = decimal.getcontext().copy()
+    await ex.create_order(limit_buy("eek3x9000000101e000"))
+    after = decimal.getcontext()
+    assert (after.prec, after.rounding) == (before.prec, before.rounding)
+    assert after.traps == before.traps
