@@ -1,22 +1,24 @@
 """Reconciliation with the exchange: at start-up before any signal (SPEC 8.5) and every 60 s.
 
-Owns: nothing persistent — a procedure run by the engine core. Every decision is the pure diff
-of ``engine/reconcile.py``; this module only gathers its inputs and carries out its actions.
+Owns: nothing persistent — a procedure run by the engine core (``reconcile_at_start`` is its
+start-up hook; ``run_periodic`` the 60 s pass). Every decision is the pure diff of
+``engine/reconcile.py`` (missed fills, our orders × the exchange's, balance shortfalls), plus
+the follow-up of what a crash cut off between the exchange, our record and a group
+(``reconciler_orders.py``); this module gathers the inputs and carries out the actions.
 Receives: the port, the store, the running group actors (``groups``: group id → ``GroupActor``,
 or the supervisor's live registry of ``Slot``s — ``.state``, ``.actor``, ``.crashed``), the order
-gateway (resends go through ``gateway.place``: its query-before-resend and outcome delivery).
+gateway (resends and lost cancels go through it: query-before-resend, outcome delivery).
 Sends: to the groups, like the gateway does: ``TradeFilled`` (missed fills, oldest first, each
-before its order's end), ``OrderAccepted`` / ``OrderEnded`` (orders whose exchange state moved
-on, or whose outcome a crash cut off), ``WriteOffLot`` (balance shortfalls) and a ``Tick`` to
-groups in ``closing`` (their close continues); to the gateway ``PlaceOrder`` (a never-sent order,
-same client id) and ``CancelOrder`` (a cancel asked for before the crash, order still open);
-cancels of orphans to the port; orders rows (synced / adopted / ``failed``) and one ``Reconciled`` journal
-entry; the report as a System event.
-Fails how: a port call is retried 3 times (1 s, 2 s, 4 s; rate limits: their Retry-After); an
-order whose query still fails is left untouched and counted ``unresolved`` (the next pass takes
-it up). Listing open orders, trades or balances failing after the retries raises the port's
-``ExchangeError``: the pass did not complete, and the caller keeps signals held and retries.
-A storage failure propagates (crash-only).
+before its order's end; pass 2 waits until the groups booked them), ``OrderAccepted`` /
+``OrderEnded`` / ``OrderRejected``, ``WriteOffLot`` (balance shortfalls, Error alert) and a
+``Tick`` to groups in ``closing`` after a current price was given to market data
+(``on_price``); to the gateway ``PlaceOrder`` (never sent, same client id) and ``CancelOrder``
+(asked for before the crash); cancels of orphans to the port; orders rows and journal entries
+(``reconciler_records.py``); the report (counts) as a System event and a ``Reconciled`` entry.
+Fails how: port calls are retried 3 times (1 s, 2 s, 4 s; rate limits: their Retry-After); an
+order whose query still fails is left untouched and counted ``unresolved``. Listing open
+orders, trades or balances failing after the retries raises the port's ``ExchangeError``: the
+pass did not complete and the caller retries it, signals held. Storage failures propagate.
 """
 
 from __future__ import annotations
@@ -260,13 +262,15 @@ class Reconciler(OrderActions):
 async def reconcile(*, port: ExchangePort, store: Store, groups: Mapping[int, GroupHandle],
                     gateway: Gateway, instance: str, clock: Any,
                     rules: Callable[[str], MarketRules | None] | None = None,
-                    market_type: str = "spot") -> ReconcileReport:
+                    market_type: str = "spot",
+                    on_price: Callable[[PriceUpdate], None] | None = None) -> ReconcileReport:
     """The start-up pass (SPEC 8.5 step 6): run before any signal is processed.
     ``clock``: the ``EngineClock`` (or a ``now_ms`` callable); ``rules``: the precision actor's
-    ``rules`` (base assets for the balance check; default: the ``precision_cache`` table)."""
+    ``rules`` (base assets for the balance check; default: the ``precision_cache`` table);
+    ``on_price``: market data's ``on_price`` (a current price for closing groups)."""
     return await Reconciler(port=port, store=store, groups=groups, gateway=gateway,
                             instance=instance, clock=clock, rules=rules,
-                            market_type=market_type).startup()
+                            market_type=market_type, on_price=on_price).startup()
 
 
 async def reconcile_at_start(core: Any) -> ReconcileReport:

@@ -255,6 +255,15 @@ class AnswerAndReportLost(AnswerLost):
         return silent()
 
 
+class DeafStream(HangingCreates):
+    """Orders work; the stream never reports anything (a lost websocket nobody noticed)."""
+
+    async def create_order(self, request: OrderRequest):
+        return await self.inner.create_order(request)
+
+    stream = AnswerAndReportLost.stream
+
+
 class HangingCancels(HangingCreates):
     """Cancels never answer (and never reach the exchange); placements work."""
 
@@ -306,3 +315,20 @@ async def test_cancels_lost_in_a_crash_are_sent_again_and_the_close_completes(tm
         assert kit.open_orders() == []
         assert kit.groups()[0]["status"] == "closed"
         assert report(kit)["cancels_resent"] == 5
+
+
+async def test_periodic_pass_resolves_an_order_still_missing_one_period_later(tmp_path,
+                                                                             autojump_clock):
+    async with engine(tmp_path / "e.db", wrap=DeafStream) as kit:
+        await kit.send(signal())
+        await kit.price("99.9")  # DCA0 (100) fills; nobody tells the engine
+        rec = kit.core.reconciler
+        first = await rec.periodic()
+        assert (first.flagged, first.booked_fills, first.synced) == (1, 0, 0)
+        second = await rec.periodic()
+        assert (second.flagged, second.booked_fills, second.synced) == (1, 1, 1)
+        await kit.settle()
+        leg = state(kit).leg(0, 0)
+        assert (leg.entry_state, leg.open_qty, leg.tp_state) == ("filled", D("2"), "placed")
+        assert ("sell", "101", "2") in kit.open_orders()
+        assert (await rec.periodic()).flagged == 0
