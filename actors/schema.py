@@ -11,6 +11,8 @@ Foreign keys are DEFERRABLE INITIALLY DEFERRED so that one transaction may write
 children in any order; they are checked at COMMIT.
 """
 
+from actors.exchange.paper_schema import PAPER_SCHEMA
+
 BOOTSTRAP = "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
 
 _V1 = """
@@ -352,4 +354,7 @@ CREATE INDEX login_failures_user ON login_failures(username, ts);
 CREATE INDEX login_failures_ip ON login_failures(source_ip, ts);
 """
 
-MIGRATIONS: list[str] = [_V1]
+# v2: the paper exchange's own tables (balances, orders, trades, prices — SPEC 12.6). They are
+# also created on demand by actors/exchange/paper_schema.py (IF NOT EXISTS), so a database the
+# paper exchange already used migrates cleanly.
+MIGRATIONS: list[str] = [_V1, PAPER_SCHEMA]

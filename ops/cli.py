@@ -100,7 +100,21 @@ def build_parser() -> argparse.ArgumentParser:
 
     for module in ("ops.cli_config", "ops.cli_users"):
         _register(module, sub)
+    from ops.cli_paper import register as register_paper
+
+    register_paper(sub, refuse=_paper_reset_refusal)
     return parser
+
+
+def _paper_reset_refusal(store) -> str | None:
+    """The API's rule (SPEC 12.6): no paper reset while a group is open or a signal queued."""
+    from actors.operator_controls import reset_blockers
+
+    blockers = reset_blockers(store)
+    if not any(blockers.values()):
+        return None
+    return (f"{blockers['open_groups']} group(s) not closed, "
+            f"{blockers['queued']} queue entr(y/ies)")
 
 
 def _register(module_name: str, sub: argparse._SubParsersAction) -> None:
