@@ -153,6 +153,10 @@ def _trade(d: Draft, t: TradeFilled) -> None:
 
 def _order_end(d: Draft, msg: OrderEnded) -> None:
     _leg_of(d, msg.ref)
+    if msg.ref not in d.orders:
+        # Already ended (or refused): a late or duplicate report — the gateway, the stream, a
+        # catch-up and a restart's reconciliation can each report the same end once.
+        return
     if msg.ref.purpose == "e":
         entries.on_entry_end(d, msg)
     elif msg.ref.purpose == "t":

@@ -349,3 +349,23 @@ def test_bad_input_names_the_field():
                          qty=D(1), fee=D(0), fee_asset="USDT", ts_ms=1))
     assert sim.events_of(Ignored)[-1].reason == "already booked"
     assert sim.state.leg(0, 0).filled_qty == D(1)
+
+
+def test_a_late_or_duplicate_end_of_an_old_tp_attempt_leaves_the_live_tp_alone():
+    """The stream, a catch-up and a restart's reconciliation can each report one end: an end
+    for an order the group no longer tracks changes nothing (found by the crash test)."""
+    sim = Sim()
+    sim.ack_all()
+    sim.trade(sim.entry(0, 0), "1.000")  # partial fill: TP attempt 0 for 1.000
+    sim.ack_all()
+    old_tp = sim.tp_ref(0, 0)
+    sim.trade(sim.entry(0, 0), "1.000")  # the lot grows: TP replaced (cancel, then attempt 1)
+    sim.confirm_cancels()
+    sim.ack_all()
+    live = sim.tp_ref(0, 0)
+    assert live.attempt == old_tp.attempt + 1
+    before = sim.state
+    sim.end(old_tp, "canceled")  # a duplicate report of the replaced attempt's end
+    assert sim.state.leg(0, 0).tp_state == "placed"
+    assert sim.state.orders == before.orders
+    assert not [e for e in sim.events_of(TpProblem) if e.problem == "external_cancel"]
