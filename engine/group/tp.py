@@ -85,6 +85,8 @@ def on_tp_end(d: Draft, msg: OrderEnded) -> None:
     if msg.status == "filled":
         if leg.open_qty > 0:
             d.put_leg(leg, tp_state="none")
+            if leg.entry_state in ("filled", "cancelled", "failed"):
+                small_lot_at_entry_end(d, key)  # no fill can come to make the rest sellable
             sync_tp(d, key)  # the lot grew while this TP rested: cover the rest
         return
     if leg.tp_state == "hit":
