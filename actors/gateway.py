@@ -58,6 +58,7 @@ class OrderGateway:
         self._slots = trio.CapacityLimiter(max_concurrent)
         self._sent: set[str] = set()
         self._ended: set[str] = set()
+        self._acked: set[str] = set()
         self._seen_trades: set[str] = set()
         self._passed: dict[str, Decimal] = {}  # cid -> quantity of the trades passed on
 
@@ -172,8 +173,7 @@ class OrderGateway:
         log.info("order adopted" if adopted else "order acknowledged",
                  extra=_extra(cmd, state.client_order_id, {"status": state.status,
                                                            "exchange_order_id": state.exchange_order_id}))
-        self._deliver(cmd.group_id, OrderAccepted(ref=cmd.ref,
-                                                  exchange_order_id=state.exchange_order_id))
+        self._acknowledge(cmd.group_id, cmd.ref, state)
         if state.status in ("canceled", "expired", "rejected", "filled"):
             await self._finish(cmd.group_id, cmd.ref, state)
 
@@ -258,10 +258,18 @@ class OrderGateway:
         if order.status in _FINAL:  # every trade before the end, even if the stream lost one
             await self._finish(parts.group_id, ref, order)
             return
+        # the stream may be the only one to report the acknowledgement (a lost response)
+        self._acknowledge(parts.group_id, ref, order)
         # recorded after the trade is passed on: the group's own write books the fill durably
         await self._record(order.client_order_id, state=_db_state(order.status),
                            exchange_order_id=order.exchange_order_id or None,
                            filled_qty=order.filled_quantity, avg_price=order.average_price)
+
+    def _acknowledge(self, group_id: int, ref: OrderRef, state: OrderState) -> None:
+        if state.client_order_id in self._acked:
+            return
+        self._acked.add(state.client_order_id)
+        self._deliver(group_id, OrderAccepted(ref=ref, exchange_order_id=state.exchange_order_id))
 
     def _pass_trade(self, group_id: int, ref: OrderRef, trade: Trade) -> None:
         if trade.trade_id in self._seen_trades:

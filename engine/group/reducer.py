@@ -173,8 +173,8 @@ def _order_end(d: Draft, msg: OrderEnded) -> None:
 def _accepted(d: Draft, ref: OrderRef) -> None:
     _leg_of(d, ref)
     rec = d.orders.get(ref)
-    if rec is None:
-        return  # a late acknowledgement of an order that already ended
+    if rec is None or rec.state == "open":
+        return  # late (the order already ended) or a repeat (the response and the stream)
     wanted = rec.cancel == "wanted"
     d.orders[ref] = replace(rec, state="open", cancel="none")
     if wanted:

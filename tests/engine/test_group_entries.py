@@ -9,6 +9,7 @@ from engine.errors import InvalidInput
 from engine.group import leg_label, next_pyramid_index, slots_held, timer_condition_met
 from engine.group.messages import (
     AddPyramid,
+    CloseGroup,
     EntryEnded,
     FeeUnconverted,
     GroupClosed,
@@ -369,3 +370,17 @@ def test_a_late_or_duplicate_end_of_an_old_tp_attempt_leaves_the_live_tp_alone()
     assert sim.state.leg(0, 0).tp_state == "placed"
     assert sim.state.orders == before.orders
     assert not [e for e in sim.events_of(TpProblem) if e.problem == "external_cancel"]
+
+
+def test_a_repeated_acknowledgement_keeps_a_requested_cancel():
+    """The response and the stream can both acknowledge one order; a second ack must not make
+    the engine forget that it asked for a cancel (whose end would then look external)."""
+    sim = Sim()
+    sim.ack_all()
+    ref = sim.entry(0, 4)
+    sim.send(CloseGroup(reason="manual"))
+    assert sim.order(ref).cancel == "requested"
+    sim.send(OrderAccepted(ref=ref))
+    assert sim.order(ref).cancel == "requested"
+    sim.end(ref, "canceled")
+    assert not [e for e in sim.events_of(EntryEnded) if e.external]
