@@ -19,6 +19,7 @@ Shutdown (cancellation) leaves every resting order on the exchange.
 from __future__ import annotations
 
 import logging
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -102,9 +103,28 @@ class EngineCore:
                                   if self.clock.mode == "feed" else None)
         await nursery.start(self.stream.run)
         self.precision.subscribe(self.supervisor.on_precision)
+        await self._capture_capital_base()
         self.supervisor.begin_trading()
         await nursery.start(self.risk.run)  # R5: evaluates only once trading has begun
         await nursery.start(_inbox_worker, self.supervisor, pending, signals)
+
+    async def _capture_capital_base(self) -> None:
+        """SPEC 11.3: with ``app.capital_base_usd = 0`` the capital base is the quote-currency
+        balances (free + locked) seen at the first start; stored once, never recomputed."""
+        if self.store.meta_get("capital_base_usd") is not None:
+            return
+        try:
+            balances = await self.port.fetch_balances()
+        except ExchangeError as e:  # tried again at the next start
+            log.warning("capital base not captured", extra={
+                "event": "capital_base_unknown", "data": {"error": str(e)}})
+            return
+        quotes = set(self.config.app.quote_currencies)
+        base = sum((b.free + b.locked for a, b in balances.items() if a in quotes), Decimal(0))
+        await self.store.write(lambda conn: self.store.meta_set("capital_base_usd", str(base),
+                                                                conn=conn))
+        log.info(f"capital base captured: {base}", extra={
+            "event": "capital_base_captured", "data": {"capital_base_usd": str(base)}})
 
     # -- engine operations for the handle ---------------------------------------------------
     async def close_group(self, group_id: int, *, user: str | None) -> AdminResult:
