@@ -1,8 +1,9 @@
 """How the risk actor sees the groups: ``RiskGroupView`` values built from the group actors'
 current states and fresh prices, and the JSON of Panel C (SPEC 7.7, 11.5 C).
 
-Owns: a cache of the last view per group, keyed by the (immutable) state object and the price,
-so a cycle over 1,000 groups only rebuilds the groups whose state or price moved.
+Owns: a cache of the last view per group, keyed by the (immutable) state object, the price, the
+market rules and the close order type, so a cycle over 1,000 groups only rebuilds the groups
+whose state or price moved.
 Receives: the supervisor's registry (``Slot.state`` / ``Slot.crashed``), prices, market rules,
 the operator flags.
 Sends: nothing; pure functions of what it is given apart from the cache.
@@ -36,14 +37,19 @@ class SlotLike(Protocol):
 
 class ViewCache:
     def __init__(self) -> None:
-        self._cache: dict[int, tuple[GroupState, Decimal, RiskGroupView]] = {}
+        self._cache: dict[int, tuple[GroupState, tuple, RiskGroupView]] = {}
         self.unpriced: list[int] = []
+
+    def clear(self) -> None:
+        """Forget every view (a config change of the market rules; the cold benchmark)."""
+        self._cache.clear()
 
     def build(self, slots: Iterable[SlotLike], prices: Mapping[str, Decimal],
               rules_for: Callable[[str], MarketRules | None], *, blocked: set[int],
               skip_once: set[int], market_close: bool) -> list[RiskGroupView]:
         views: list[RiskGroupView] = []
         seen: set[int] = set()
+        rules_of: dict[str, MarketRules | None] = {}  # one lookup per symbol and build
         self.unpriced = []
         for slot in slots:
             state = slot.state
@@ -51,21 +57,24 @@ class ViewCache:
                 continue
             gid = state.group_id
             seen.add(gid)
-            price = prices.get(state.symbol)
+            symbol = state.symbol
+            if symbol not in rules_of:
+                rules_of[symbol] = rules_for(symbol)
+            price, rules = prices.get(symbol), rules_of[symbol]
+            if price is None or rules is None:
+                self.unpriced.append(gid)
+                continue
+            key = (price, rules, market_close)
             cached = self._cache.get(gid)
-            if cached is not None and cached[0] is state and cached[1] == price:
+            # a refreshed rule set or another close order type also changes the view
+            if cached is not None and cached[0] is state and cached[1] == key:
                 view = cached[2]
             else:
-                rules = rules_for(state.symbol)
-                if price is None or rules is None:
-                    self.unpriced.append(gid)
-                    continue
                 view = _view(state, price, rules, market_close)
-                self._cache[gid] = (state, price, view)
             flags = (gid in blocked, gid in skip_once)
             if (view.blocked, view.skip_once) != flags:
                 view = msgspec.structs.replace(view, blocked=flags[0], skip_once=flags[1])
-                self._cache[gid] = (state, price, view)
+            self._cache[gid] = (state, key, view)
             views.append(view)
         for gid in [g for g in self._cache if g not in seen]:
             del self._cache[gid]
