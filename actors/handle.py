@@ -322,3 +322,28 @@ class EngineHandle:
 
     def reconnect(self, *, user: str | None) -> dict[str, Any]:
         return controls.reconnect(self._core(), user)
+
+    # === Engine operations (R2: actors/engine_core.py → the supervisor) ======================
+    # Each is answered by the supervisor's loop; a refusal raises ``ActionRefused`` with code
+    # ``not_running`` (no core yet), ``not_found`` (404) or ``conflict`` (409, e.g. pool full).
+    async def _engine_op(self, op: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
+        result = await getattr(controls.running(self._core()), op)(*args, **kwargs)
+        if not result.ok:
+            raise ActionRefused(result.code, result.message)
+        self.touch("groups")
+        self.touch("queue")
+        return {"ok": True, "message": result.message}
+
+    async def close_group(self, group_id: int, *, user: str | None) -> dict[str, Any]:
+        return await self._engine_op("close_group", group_id, user=user)
+
+    async def queue_action(self, entry_id: int, action: str, *,
+                           user: str | None) -> dict[str, Any]:
+        """``action``: ``promote``, ``force_add`` or ``remove`` (SPEC 6.5)."""
+        return await self._engine_op("queue_action", entry_id, action, user=user)
+
+    async def pause(self, *, user: str | None) -> dict[str, Any]:
+        return await self._engine_op("pause", user=user)
+
+    async def resume(self, *, user: str | None) -> dict[str, Any]:
+        return await self._engine_op("resume", user=user)
