@@ -69,7 +69,7 @@ async def read_json(model: type[T]) -> T:
     except msgspec.ValidationError as exc:
         field = field_of(str(exc))
         raise ApiError(400, "bad_request", str(exc), {"field": field}) from None
-    except msgspec.DecodeError as exc:
+    except (msgspec.DecodeError, RecursionError) as exc:  # RecursionError: nested too deeply
         raise ApiError(400, "bad_request", f"malformed JSON: {exc}", {"field": "body"}) from None
 
 
