@@ -166,7 +166,9 @@ async def test_a_refused_fetch_is_counted_logged_and_keeps_the_old_rules(
             assert not await refresher.refresh()
         assert refresher.failures == 1 and refresher.consecutive_failures == 1
         assert "Unavailable" in refresher.last_error
-        assert [r.getMessage() for r in caplog.records] == ["precision sync failure"]
+        # other tests' loggers may leave INFO records in the capture: count errors only
+        assert [r.getMessage() for r in caplog.records
+                if r.levelno >= logging.ERROR] == ["precision sync failure"]
         assert heard == [] and refresher.last_sync_ms == synced
         assert refresher.rules("BTCUSDT").tick_size == D("0.01")  # the old rules stay
         assert await refresher.refresh()
