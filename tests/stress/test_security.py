@@ -272,19 +272,26 @@ def test_a_wrong_webhook_secret_is_refused_and_logged_with_its_source(daemon: Da
     assert all(f["level"] == "warning" and f["category"] == "security" for f in failures)
 
 
-def test_an_answer_before_the_body_is_read_keeps_the_connection_usable(daemon: Daemon):
-    """A request refused (or answered) before its body was read — 401 without a session, 403
-    without the CSRF token, a POST whose view ignores its body — must not stall the next
-    request on the same keep-alive connection (hypercorn 0.18 + quart-trio 0.12 left such a
-    connection open but dead). Raw socket: headers first, the body a moment later."""
+@pytest.mark.parametrize("path, body, status", [
+    ("/api/auth/logout", b"{}", b"401"),  # refused by the guard before the body is read
+    ("/webhook", b"x" * 70_000, b"413"),  # refused on its declared length
+])
+def test_an_answer_before_the_body_is_read_keeps_the_connection_usable(
+        daemon: Daemon, path: str, body: bytes, status: bytes):
+    """A request answered before its body was read must not stall the next request on the
+    same keep-alive connection (hypercorn 0.18 + quart-trio 0.12 left such a connection open
+    but dead). Raw socket: headers first, the body a moment later, then the next request."""
     with socket.create_connection(("127.0.0.1", daemon.port), timeout=5) as s:
         for _ in range(3):
-            s.sendall(b"POST /api/auth/logout HTTP/1.1\r\nHost: x\r\nContent-Type: "
-                      b"application/json\r\nContent-Length: 2\r\n\r\n")
+            s.sendall(f"POST {path} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+                      f"Content-Length: {len(body)}\r\n\r\n".encode())
             time.sleep(0.1)  # the server has the headers, not yet the body
-            s.sendall(b"{}")
+            try:
+                s.sendall(body)
+            except OSError:
+                return  # the server closed the connection on the refusal: the client reconnects
             head = read_response(s)
-            assert head.startswith(b"HTTP/1.1 401"), head
+            assert head.startswith(b"HTTP/1.1 " + status), head
             if b"connection: close" in head.lower():
                 return  # the server says so: the client opens a new connection
             s.sendall(b"GET /healthz HTTP/1.1\r\nHost: x\r\n\r\n")
