@@ -20,11 +20,14 @@ import sys
 import time
 from dataclasses import dataclass
 from pathlib import Path
+import copy
+import json
+from collections.abc import Callable
 from typing import Any
 
 import httpx
 
-from tests.web.conftest import write_config
+from tests.web.conftest import PAYLOAD, write_config
 
 ROOT = Path(__file__).resolve().parents[2]
 START_TIMEOUT_S = 30
@@ -176,3 +179,40 @@ def start_daemon(tmp_path: Path, settings: dict[str, Any] | None = None, *,
                     stdin=OPERATOR_PASSWORD)
         assert added.returncode == 0, added.stderr.decode()
     return daemon
+
+
+def is_error(r: httpx.Response, status: int, code: str) -> bool:
+    try:
+        body = r.json()
+    except ValueError:
+        return False
+    return (r.status_code == status and isinstance(body, dict) and body.get("error") == code
+            and set(body) == {"error", "message", "details"})
+
+
+def entry(**changes: Any) -> dict[str, Any]:
+    """The SPEC 2.9 entry with this daemon's secret: LTCUSDT, 1000 USDT at 100."""
+    body = copy.deepcopy(PAYLOAD)
+    body["secret"] = WEBHOOK_SECRET
+    body["tv"].update({"symbol": "LTCUSDT", "timeframe": "60", "entry_price": 100.0,
+                       "close_price": 100.0, "order_size": 1000.0})
+    body["execution_intent"]["position_size_type"] = "quote"
+    for dotted, value in changes.items():
+        *parents, last = dotted.split(".")
+        node = body
+        for part in parents:
+            node = node[part]
+        node[last] = value
+    return body
+
+
+def log_events(daemon: Daemon, event: str, enough: Callable[[list[dict]], bool],
+               timeout: float = 5) -> list[dict]:
+    """The log file's events named ``event``, once ``enough(events)`` (or the timeout)."""
+    deadline = time.monotonic() + timeout
+    while True:
+        found = [json.loads(line) for line in daemon.log_text().splitlines()
+                 if f'"event":"{event}"' in line]
+        if enough(found) or time.monotonic() > deadline:
+            return found
+        time.sleep(0.1)
