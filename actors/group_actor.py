@@ -126,8 +126,12 @@ class GroupActor:
                 ended_at = trio.current_time()
             if ended_at is not None and trio.current_time() >= ended_at + LINGER_S:
                 return
+            msg = None
             with trio.move_on_at(next_tick):
                 msg = await self._receive.receive()
+            if msg is not None:
+                # outside the tick's deadline: a step cut short after its write would leave
+                # this state behind the database (a pyramid index reused) and commands unsent
                 await self.handle(msg)
                 continue
             next_tick = trio.current_time() + TICK_S
