@@ -49,11 +49,17 @@ INSERT_EVENT = (
 )
 
 
+_last_second: tuple[int, str] = (-1, "")  # strftime was a fifth of a log line's cost
+
+
 def iso_ms(ms: int) -> str:
     """ISO-8601 UTC with milliseconds: ``2024-03-01T12:00:00.123Z``."""
-    return datetime.fromtimestamp(ms // 1000, UTC).strftime("%Y-%m-%dT%H:%M:%S") + (
-        f".{ms % 1000:03d}Z"
-    )
+    global _last_second
+    second, cached = ms // 1000, _last_second  # one read: threads log too
+    if cached[0] != second:
+        cached = (second, datetime.fromtimestamp(second, UTC).strftime("%Y-%m-%dT%H:%M:%S"))
+        _last_second = cached
+    return f"{cached[1]}.{ms % 1000:03d}Z"
 
 
 def level_name(levelno: int) -> str:
@@ -101,6 +107,7 @@ class LogFiles:
         self.rotate_daily = rotate_daily
         self.max_bytes = max_bytes
         self._stem: str | None = None
+        self._day = -1  # the UTC day (ms // DAY_MS) of the open daily file
         self._index = 0
         self._file: IO[bytes] | None = None
         self._size = 0
@@ -109,9 +116,10 @@ class LogFiles:
         return self.log_dir / (f"{stem}.jsonl" if index == 0 else f"{stem}.{index}.jsonl")
 
     def write(self, ts_ms: int, line: bytes) -> None:
-        stem = f"engine-{iso_ms(ts_ms)[:10]}" if self.rotate_daily else "engine"
-        if stem != self._stem:
-            self._open(stem)
+        day = ts_ms // DAY_MS if self.rotate_daily else -1
+        if day != self._day or self._stem is None:
+            self._open(f"engine-{iso_ms(ts_ms)[:10]}" if self.rotate_daily else "engine")
+            self._day = day
         if self._size and self._size + len(line) > self.max_bytes:
             self._index += 1
             self._reopen()
@@ -156,7 +164,7 @@ class LogbookHandler(logging.Handler):
 
     def emit(self, record: logging.LogRecord) -> None:  # runs under self.lock
         try:
-            event = self.masker.scrub_obj(record_to_event(record))
+            event = self._scrubbed(record_to_event(record))
             ts_ms = event["ts"]
             line = _encode({**event, "ts": iso_ms(ts_ms)}) + b"\n"
             self.files.write(ts_ms, line)
@@ -170,6 +178,17 @@ class LogbookHandler(logging.Handler):
             self.pending.append(tuple(event[f] for f in FIELDS[:-1]) + (data,))
         except Exception:
             self.handleError(record)
+
+    def _scrubbed(self, event: dict[str, Any]) -> dict[str, Any]:
+        """``Masker.scrub_obj`` of the event, without rebuilding it: the field names are ours,
+        so only the values are scrubbed (in place) — the same result for a fraction of it."""
+        scrub = self.masker.scrub
+        for name, value in event.items():
+            if isinstance(value, str):
+                event[name] = scrub(value)
+        if event["data"] is not None:
+            event["data"] = self.masker.scrub_obj(event["data"])
+        return event
 
     def take_pending(self) -> list[tuple]:
         with self.lock:

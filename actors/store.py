@@ -9,28 +9,38 @@ writer task re-raises it so the root stops the engine with exit code 3 (SPEC 3.2
 function that raises is rolled back to its own savepoint; the rest of its batch still commits.
 
 Group commit: every ``write`` queued while the previous batch was being committed is run in ONE
-``BEGIN IMMEDIATE … COMMIT`` (one fsync for all of them), each inside its own SAVEPOINT. Batches
-run synchronously on the trio thread, so nothing else touches the connection mid-transaction.
+``BEGIN IMMEDIATE … COMMIT`` (one fsync for all of them), each inside its own SAVEPOINT. The
+write functions run on the trio thread; only the COMMIT — the fsync, the bulk of a durable
+webhook answer — runs in a worker thread, so the event loop keeps serving meanwhile.
+``_tx_lock`` is held from BEGIN until that COMMIT returns, so ``query`` and ``write_now`` see
+committed data only. WAL checkpoints run beside the writer (actors/checkpointer.py). Under
+trio's ``MockClock`` the writer commits on the trio thread and leaves checkpoints to SQLite: a
+worker thread lets ``autojump`` skip virtual time (ARCHITECTURE.md).
 """
 
 from __future__ import annotations
 
+import contextlib
 import secrets
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any, TypeVar
 
 import msgspec
+import outcome
 import sqlite_utils
 import trio
+from trio.testing import MockClock
 
+from actors.checkpointer import Checkpointer
 from actors.schema import BOOTSTRAP, MIGRATIONS
 
 T = TypeVar("T")
 MAX_BATCH = 512
+AUTOCHECKPOINT_PAGES = 1000  # SQLite's default, restored when the writer stops
 _BASE36 = "0123456789abcdefghijklmnopqrstuvwxyz"
 _json = msgspec.json.Encoder(enc_hook=str)
 
@@ -65,11 +75,13 @@ class Store:
         self.path = path
         self.db = sqlite_utils.Database(conn)
         self._clock_ms = clock_ms
-        # Held around every transaction so a thread (CLI, backup) can never interleave with one.
-        self._tx_lock = threading.Lock()
+        self._tx_lock = threading.Lock()  # around every transaction: nothing interleaves
         self._send, self._receive = trio.open_memory_channel[_Job](10_000)
         self._closed = False
+        self._owner: int | None = None  # the thread running write functions (lock held)
         self.batches = 0  # committed group-commit transactions, for tests and /api/status
+        self.checkpointer = Checkpointer(path)  # used by ``run_writer`` off MockClock
+        self.checkpoints = 0  # background checkpoints done, for tests
 
     # --- opening -------------------------------------------------------------------------
     @classmethod
@@ -134,20 +146,21 @@ class Store:
         """Run ``fn`` in its own committed transaction, synchronously (start-up, CLI, tests)."""
         with self._tx_lock:
             self._begin()
+            self._owner = threading.get_ident()
             try:
                 result = fn(self.conn)
             except BaseException:
                 if self.conn.in_transaction:
                     self.conn.execute("ROLLBACK")
                 raise
+            finally:
+                self._owner = None
             self._commit()
             return result
 
     async def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Queue ``fn`` for the next group commit; return its result once it is durable.
-
-        Once queued, the write is committed even if this caller is cancelled meanwhile.
-        """
+        Once queued, the write is committed even if this caller is cancelled meanwhile."""
         if self._closed:
             raise WriterClosed("the database writer has stopped")
         job = _Job(fn)
@@ -162,19 +175,37 @@ class Store:
 
     async def run_writer(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED):
         """Commit queued writes in batches until ``stop_writer`` closes the queue."""
-        task_status.started()
-        async with self._receive:
-            while True:
-                try:
-                    batch = [await self._receive.receive()]
-                except trio.EndOfChannel:
-                    return
-                while len(batch) < MAX_BATCH:
-                    try:
-                        batch.append(self._receive.receive_nowait())
-                    except (trio.WouldBlock, trio.EndOfChannel):
-                        break
-                self._commit_batch(batch)
+        threaded = not isinstance(trio.lowlevel.current_clock(), MockClock)
+        if threaded:
+            self.conn.execute("PRAGMA wal_autocheckpoint=0")
+        checkpointer = self.checkpointer
+        try:
+            async with trio.open_nursery() as nursery:
+                task_status.started()
+                async with self._receive:
+                    while True:
+                        try:
+                            batch = [await self._receive.receive()]
+                        except trio.EndOfChannel:
+                            break
+                        while len(batch) < MAX_BATCH:
+                            try:
+                                batch.append(self._receive.receive_nowait())
+                            except (trio.WouldBlock, trio.EndOfChannel):
+                                break
+                        if not threaded:
+                            self._commit_batch(batch)
+                            continue
+                        await self._commit_batch_threaded(batch)
+                        if checkpointer.overdue():  # nothing appends meanwhile: the WAL restarts
+                            await self._checkpoint(checkpointer)
+                        elif checkpointer.due(self.batches):
+                            nursery.start_soon(self._checkpoint, checkpointer)
+        finally:
+            checkpointer.close()
+            if threaded:
+                with contextlib.suppress(sqlite3.ProgrammingError):  # already closed by close()
+                    self.conn.execute(f"PRAGMA wal_autocheckpoint={AUTOCHECKPOINT_PAGES}")
 
     def stop_writer(self) -> None:
         """Refuse new writes; ``run_writer`` commits what is already queued, then returns."""
@@ -182,12 +213,27 @@ class Store:
         self._send.close()
 
     def _commit_batch(self, batch: Sequence[_Job]) -> None:
+        """One batch, committed on this thread (under MockClock)."""
+        with self._settling(batch), self._tx_lock:
+            self._run_batch(batch)
+            self._commit()
+
+    async def _commit_batch_threaded(self, batch: Sequence[_Job]) -> None:
+        """One batch: the write functions here, the COMMIT in a worker thread."""
+        with self._settling(batch):
+            self._tx_lock.acquire()
+            try:
+                self._run_batch(batch)
+            except BaseException:
+                self._tx_lock.release()
+                raise
+            await self._commit_in_thread()
+
+    @contextlib.contextmanager
+    def _settling(self, batch: Sequence[_Job]) -> Iterator[None]:
+        """Every writer of the batch is told: its result, its own error or the StorageError."""
         try:
-            with self._tx_lock:
-                self._begin()
-                for job in batch:
-                    self._run_in_savepoint(job)
-                self._commit()
+            yield
         except StorageError as exc:
             for job in batch:
                 job.error = exc
@@ -196,6 +242,42 @@ class Store:
             for job in batch:
                 job.done.set()
         self.batches += 1
+
+    async def _commit_in_thread(self) -> None:
+        """COMMIT and release ``_tx_lock`` in a worker thread that is started before this task
+        yields — a ``write_now`` blocking the trio thread on the lock cannot starve it — and
+        that cannot be cancelled: once begun, a batch is committed and its writers told."""
+        token = trio.lowlevel.current_trio_token()
+        task = trio.lowlevel.current_task()
+
+        def deliver(result: outcome.Outcome) -> None:
+            token.run_sync_soon(trio.lowlevel.reschedule, task, result)
+
+        trio.lowlevel.start_thread_soon(self._commit_and_release, deliver)
+        await trio.lowlevel.wait_task_rescheduled(lambda _: trio.lowlevel.Abort.FAILED)
+
+    async def _checkpoint(self, checkpointer: Checkpointer) -> None:
+        try:
+            await checkpointer.run(self.batches)
+        except sqlite3.Error as exc:
+            raise StorageError(f"checkpoint failed: {exc}") from exc
+        self.checkpoints += 1
+
+    def _commit_and_release(self) -> None:
+        try:
+            self._commit()
+        finally:
+            self._tx_lock.release()
+
+    def _run_batch(self, batch: Sequence[_Job]) -> None:
+        """BEGIN and every write function (the caller holds ``_tx_lock``)."""
+        self._begin()
+        self._owner = threading.get_ident()
+        try:
+            for job in batch:
+                self._run_in_savepoint(job)
+        finally:
+            self._owner = None
 
     def _run_in_savepoint(self, job: _Job) -> None:
         self.conn.execute("SAVEPOINT job")
@@ -238,7 +320,9 @@ class Store:
         return cursor.lastrowid
 
     def meta_get(self, key: str, conn: sqlite3.Connection | None = None) -> str | None:
-        row = (conn or self.conn).execute("SELECT value FROM meta WHERE key = ?", (key,)).fetchone()
+        with contextlib.nullcontext() if conn else self._reading():
+            row = (conn or self.conn).execute("SELECT value FROM meta WHERE key = ?",
+                                              (key,)).fetchone()
         return None if row is None else row[0]
 
     def meta_set(self, key: str, value: str, conn: sqlite3.Connection | None = None) -> None:
@@ -258,12 +342,24 @@ class Store:
 
     # --- reading -------------------------------------------------------------------------
     def query(self, sql: str, params: Sequence[Any] | dict[str, Any] = ()) -> list[dict]:
-        cursor = self.conn.execute(sql, params)
-        names = [d[0] for d in cursor.description or ()]
-        return [dict(zip(names, row)) for row in cursor.fetchall()]
+        with self._reading():
+            cursor = self.conn.execute(sql, params)
+            names = [d[0] for d in cursor.description or ()]
+            return [dict(zip(names, row)) for row in cursor.fetchall()]
 
     def pragma(self, name: str) -> Any:
-        return self.conn.execute(f"PRAGMA {name}").fetchone()[0]
+        with self._reading():
+            return self.conn.execute(f"PRAGMA {name}").fetchone()[0]
+
+    @contextlib.contextmanager
+    def _reading(self) -> Iterator[None]:
+        """Committed data only: wait for a COMMIT in flight (a few hundred µs at most); inside
+        a write function the transaction is the caller's own."""
+        if self._owner == threading.get_ident():
+            yield
+        else:
+            with self._tx_lock:
+                yield
 
     # --- backup and close ----------------------------------------------------------------
     def backup_to(self, dest: Path) -> None:

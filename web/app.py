@@ -15,7 +15,7 @@ from werkzeug.exceptions import HTTPException
 
 from actors.handle import EngineHandle
 from web import api_config, api_groups, api_paper, api_status, api_users, auth, live, webhook
-from web.common import ApiError, error_response, json_response
+from web.common import ApiError, error_response
 from web.throttle import AuthThrottle
 
 MAX_API_BODY = 1024 * 1024
@@ -28,7 +28,7 @@ def create_app(handle: EngineHandle) -> QuartTrio:
     app.config.update(MAX_CONTENT_LENGTH=MAX_API_BODY, BODY_TIMEOUT=10, JSON_SORT_KEYS=False)
     app.extensions["engine"] = handle
     app.extensions["webhook_throttle"] = AuthThrottle()
-    for blueprint in (webhook.bp, auth.bp, api_status.bp, api_config.bp, api_users.bp,
+    for blueprint in (auth.bp, api_status.bp, api_config.bp, api_users.bp,
                       api_groups.bp, api_paper.bp, live.bp):
         app.register_blueprint(blueprint)
     app.before_request(auth.guard)
@@ -40,8 +40,6 @@ def create_app(handle: EngineHandle) -> QuartTrio:
     @app.errorhandler(HTTPException)
     async def http_error(exc: HTTPException) -> Response:
         status = exc.code or 500
-        if request.path == "/webhook" and status == 413:
-            return json_response({"status": "too_large"}, 413)
         code = (exc.name or "error").lower().replace(" ", "_")
         return error_response(status, code, exc.description or exc.name or "error")
 
@@ -51,4 +49,6 @@ def create_app(handle: EngineHandle) -> QuartTrio:
                   extra={"event": "http_error"})
         return error_response(500, "internal", "internal error (logged)")
 
+    # POST /webhook is answered in front of Quart, on the same server (web/webhook.py says why)
+    app.asgi_app = webhook.WebhookLane(app.asgi_app, handle, app.extensions["webhook_throttle"])
     return app

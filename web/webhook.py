@@ -2,8 +2,14 @@
 
 The answer comes only after the inbox row, its idempotency key and the ``SignalAccepted``
 journal row are committed together; the engine core processes the signal asynchronously.
-Order: size (413) → log the request → allowlist (403) → throttle (429) → intake stopped
-(503) → body secret (401) → HMAC header (401) → fields (400) → inbox (200 accepted / duplicate).
+Order: size (413) → log the request → allowlist (403) → throttle (429) → intake stopped (503)
+→ body secret (401) → HMAC header (401) → fields (400) → inbox (200 accepted / duplicate).
+
+Served as plain ASGI by ``WebhookLane``, which sits in front of the Quart app on the same
+hypercorn server (``create_app`` wraps ``app.asgi_app``) and hands every other path to Quart.
+The webhook needs none of Quart's per-request machinery (request and app contexts, URL routing,
+the ``/api/`` guard, Response objects), which cost more CPU than everything the webhook does
+itself and set the ceiling on webhooks per second.
 """
 
 from __future__ import annotations
@@ -11,62 +17,144 @@ from __future__ import annotations
 import hashlib
 import hmac
 import logging
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 import msgspec
 import trio
-from quart import Blueprint, Response, current_app, request
-from werkzeug.exceptions import RequestEntityTooLarge
 
 from actors.handle import EngineHandle, IntakeUnavailable
 from engine.signals import Signal, WebhookRejected, parse_webhook
-from web.common import client_ip, engine, ip_in, json_response
+from web.common import ip_in
 from web.throttle import TRADINGVIEW_IPS, AuthThrottle
 
+PATH = "/webhook"
 MAX_BODY = 64 * 1024
 BODY_TIMEOUT_S = 10
 CLOCK_SKEW_WARN_MS = 5 * 60_000
 
-bp = Blueprint("webhook", __name__)
 log = logging.getLogger("engine.webhook")
 security_log = logging.getLogger("engine.security")
 _decode = msgspec.json.Decoder().decode
+_encode = msgspec.json.Encoder().encode
+
+Scope = dict[str, Any]
+Receive = Callable[[], Awaitable[dict[str, Any]]]
+Send = Callable[[dict[str, Any]], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
-async def _read_body() -> bytes | None:
+class Answer:
+    """An HTTP answer: status, JSON body, and whether the connection must close after it."""
+
+    __slots__ = ("status", "body", "close")
+
+    def __init__(self, status: int, body: dict[str, Any], *, close: bool = False):
+        self.status = status
+        self.body = body
+        self.close = close
+
+
+class WebhookLane:
+    """ASGI: ``/webhook`` answered here, every other request passed to ``app``."""
+
+    def __init__(self, app: ASGIApp, handle: EngineHandle, throttle: AuthThrottle):
+        self.app = app
+        self.handle = handle
+        self.throttle = throttle
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http" or scope["path"] != PATH:
+            await self.app(scope, receive, send)
+            return
+        if scope["method"] != "POST":
+            await _send(send, Answer(405, {"error": "method_not_allowed", "message":
+                                           "use POST", "details": {}}), allow=b"POST")
+            return
+        try:
+            answer = await webhook(self.handle, self.throttle, scope, receive)
+        except Exception as exc:  # as app.py's handler does for Quart routes
+            log.error("unexpected error answering POST /webhook", exc_info=exc,
+                      extra={"event": "http_error"})
+            answer = Answer(500, {"error": "internal", "message": "internal error (logged)",
+                                  "details": {}})
+        if answer is not None:
+            await _send(send, answer)
+
+
+async def _send(send: Send, answer: Answer, allow: bytes | None = None) -> None:
+    payload = _encode(answer.body)
+    headers = [(b"content-type", b"application/json"),
+               (b"content-length", b"%d" % len(payload))]
+    if answer.close:  # the rest of the body was not read: the connection cannot be reused
+        headers.append((b"connection", b"close"))
+    if allow is not None:
+        headers.append((b"allow", allow))
+    await send({"type": "http.response.start", "status": answer.status, "headers": headers})
+    await send({"type": "http.response.body", "body": payload, "more_body": False})
+
+
+def _header(scope: Scope, name: bytes) -> list[str]:
+    return [v.decode("latin-1") for k, v in scope["headers"] if k.lower() == name]
+
+
+def client_ip(scope: Scope, trust_forwarded_for: bool) -> str:
+    """The socket peer, or the LAST ``X-Forwarded-For`` entry (the one our reverse proxy
+    appended; earlier entries come from the client and can be forged) when trusted."""
+    if trust_forwarded_for:
+        entries = [e.strip() for h in _header(scope, b"x-forwarded-for") for e in h.split(",")]
+        entries = [e for e in entries if e]
+        if entries:
+            return entries[-1]
+    return (scope.get("client") or ("<local>",))[0]
+
+
+class _ClientGone(Exception):
+    """The client disconnected before its body arrived."""
+
+
+async def _read_body(receive: Receive) -> bytes | None:
     """The body, or None when it exceeds ``MAX_BODY`` (checked on the bytes actually read)."""
     data = bytearray()
-    try:
-        with trio.fail_after(BODY_TIMEOUT_S):
-            async for chunk in request.body:
-                data += chunk
-                if len(data) > MAX_BODY:
-                    return None
-    except RequestEntityTooLarge:
-        return None
-    return bytes(data)
+    with trio.fail_after(BODY_TIMEOUT_S):
+        while True:
+            message = await receive()
+            if message["type"] == "http.disconnect":
+                raise _ClientGone
+            data += message.get("body", b"")
+            if len(data) > MAX_BODY:
+                return None
+            if not message.get("more_body", False):
+                return bytes(data)
 
 
 class _Request:
     """One webhook's facts, for the answer, the logs and ``/api/status``."""
 
-    def __init__(self, handle: EngineHandle, throttle: AuthThrottle):
+    def __init__(self, handle: EngineHandle, throttle: AuthThrottle, scope: Scope):
         self.handle = handle
         self.throttle = throttle
+        self.scope = scope
         self.received_ms = handle.clock_ms()
-        self.ip = client_ip(handle.config.security.trust_forwarded_for)
+        self.ip = client_ip(scope, handle.config.security.trust_forwarded_for)
         self.masked = ""  # the raw body as logged and stored: secret masked
 
-    def answer(self, http: int, body: dict[str, Any], **facts: Any) -> Response:
+    def header(self, name: bytes) -> str | None:
+        values = _header(self.scope, name)
+        return values[0] if values else None
+
+    def answer(self, http: int, body: dict[str, Any], *, close: bool = False,
+               **facts: Any) -> Answer:
         self.handle.note_webhook(received_at=self.received_ms, source_ip=self.ip,
                                  http_status=http, outcome=body["status"], **facts)
-        return json_response(body, http)
+        return Answer(http, body, close=close)
 
-    def refuse(self, http: int, status: str, message: str, event: str, **data: Any) -> Response:
+    def refuse(self, http: int, status: str, message: str, event: str, *, close: bool = False,
+               **data: Any) -> Answer:
         log.warning(message, extra={"event": event, "data": {"source_ip": self.ip, **data}})
-        return self.answer(http, {"status": status})
+        return self.answer(http, {"status": status}, close=close)
 
-    def unauthorized(self, reason: str) -> Response:
+    def unauthorized(self, reason: str) -> Answer:
         data = {"source_ip": self.ip, "reason": reason}
         log.warning(f"webhook authentication failed: {reason}",
                     extra={"event": "webhook_unauthorized", "data": data})
@@ -99,24 +187,36 @@ def _signature_matches(header: str, raw: bytes, secret: str | None) -> bool:
                                expected.encode("ascii"))
 
 
-@bp.post("/webhook")
-async def webhook() -> Response:
-    handle = engine()
-    req = _Request(handle, current_app.extensions["webhook_throttle"])
-    declared = request.content_length
+def _declared_length(scope: Scope) -> int | None:
+    values = _header(scope, b"content-length")
     try:
-        raw = None if declared is not None and declared > MAX_BODY else await _read_body()
+        return int(values[0]) if values else None
+    except ValueError:
+        return None
+
+
+async def webhook(handle: EngineHandle, throttle: AuthThrottle, scope: Scope,
+                  receive: Receive) -> Answer | None:
+    """The answer to one ``POST /webhook`` (None: the client left before sending its body)."""
+    req = _Request(handle, throttle, scope)
+    declared = _declared_length(scope)
+    try:
+        raw = None if declared is not None and declared > MAX_BODY else await _read_body(receive)
     except trio.TooSlowError:
         message = f"not received within {BODY_TIMEOUT_S} s"
         log.warning(f"webhook body {message}", extra={"event": "webhook_rejected",
                                                        "data": {"source_ip": req.ip}})
         return req.answer(400, {"status": "rejected",
-                                "errors": [{"field": "body", "message": message}]})
+                                "errors": [{"field": "body", "message": message}]}, close=True)
+    except _ClientGone:
+        log.warning("webhook client disconnected before sending its body",
+                    extra={"event": "webhook_rejected", "data": {"source_ip": req.ip}})
+        return None
     if raw is None:
         log.info("webhook received", extra={"event": "webhook_received", "data": {
             "source_ip": req.ip, "body": None, "declared_bytes": declared}})
         return req.refuse(413, "too_large", f"webhook body larger than {MAX_BODY} bytes",
-                          "webhook_too_large")
+                          "webhook_too_large", close=True)
     req.masked = handle.mask_body(raw)
     log.info("webhook received", extra={"event": "webhook_received", "data": {
         "source_ip": req.ip, "body": req.masked, "bytes": len(raw)}})
@@ -133,7 +233,7 @@ async def webhook() -> Response:
     return await _authenticated(req, raw)
 
 
-async def _authenticated(req: _Request, raw: bytes) -> Response:
+async def _authenticated(req: _Request, raw: bytes) -> Answer:
     handle, security = req.handle, req.handle.config.security
     try:
         body = _decode(raw)
@@ -147,7 +247,7 @@ async def _authenticated(req: _Request, raw: bytes) -> Response:
                           extra={"event": "webhook_secret_missing"})
             if not _secret_matches(body.get("secret"), secret):
                 return req.unauthorized("missing or wrong secret")
-        signature = request.headers.get("X-Signature")
+        signature = req.header(b"x-signature")
         if signature is None and security.webhook_hmac_required:
             return req.unauthorized("missing X-Signature header")
         if signature is not None and not _signature_matches(signature, raw, secret):
@@ -155,7 +255,7 @@ async def _authenticated(req: _Request, raw: bytes) -> Response:
     return await _validated(req, raw)
 
 
-async def _validated(req: _Request, raw: bytes) -> Response:
+async def _validated(req: _Request, raw: bytes) -> Answer:
     handle, cfg = req.handle, req.handle.config
     try:
         signal = parse_webhook(raw, markets=handle.markets(),
@@ -195,5 +295,3 @@ def _notes(req: _Request, signal: Signal, exchange: str) -> None:
         log.info(f"chart exchange {signal.tv_exchange} differs from exchange.name {exchange};"
                  " trading on the configured exchange",
                  extra={"event": "webhook_exchange_mismatch", **where})
-
-

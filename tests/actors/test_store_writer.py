@@ -1,0 +1,105 @@
+"""The group-commit writer's threaded COMMIT and background checkpoints (actors/store.py,
+actors/checkpointer.py), on real SQLite files."""
+
+from pathlib import Path
+
+import pytest
+import trio
+
+from actors.checkpointer import CHECKPOINT_EVERY
+from actors.store import Store
+
+
+@pytest.fixture
+def store(tmp_path: Path):
+    s = Store.open(tmp_path / "engine.db")
+    yield s
+    s.close()
+
+
+def _put(i: int):
+    def fn(conn):
+        conn.execute("INSERT INTO meta VALUES (?, ?)", (f"k{i}", str(i)))
+        return i
+
+    return fn
+
+
+async def test_write_now_on_the_trio_thread_during_a_threaded_commit(store: Store):
+    """A synchronous write_now while a batch's COMMIT is in its worker thread waits for it
+    (the thread is started before the writer yields), then commits after it."""
+    async with trio.open_nursery() as nursery:
+        await nursery.start(store.run_writer)
+
+        async def writer():
+            assert await store.write(_put(1)) == 1
+
+        nursery.start_soon(writer)
+        await trio.testing.wait_all_tasks_blocked()  # the writer's COMMIT thread is running
+        store.write_now(_put(2))
+        await trio.testing.wait_all_tasks_blocked()
+        store.stop_writer()
+    assert {r["key"] for r in store.query("SELECT key FROM meta WHERE key LIKE 'k%'")} == {
+        "k1", "k2"}
+
+
+async def test_the_event_loop_runs_while_a_batch_commits(store: Store):
+    ticks = 0
+    done = trio.Event()
+
+    async def ticker():
+        nonlocal ticks
+        while not done.is_set():
+            ticks += 1
+            await trio.sleep(0)
+
+    async with trio.open_nursery() as nursery:
+        await nursery.start(store.run_writer)
+        nursery.start_soon(ticker)
+        for i in range(20):
+            await store.write(_put(i))
+        done.set()
+        store.stop_writer()
+    # with the fsync on the trio thread the ticker would never run during a write
+    assert ticks > 20
+
+
+async def test_background_checkpoints_replace_the_automatic_one(store: Store):
+    assert store.pragma("wal_autocheckpoint") == 1000
+    async with trio.open_nursery() as nursery:
+        await nursery.start(store.run_writer)
+        assert store.pragma("wal_autocheckpoint") == 0
+        for i in range(CHECKPOINT_EVERY * 2 + 1):
+            await store.write(_put(i))
+        await trio.testing.wait_all_tasks_blocked()
+        store.stop_writer()
+    assert store.pragma("wal_autocheckpoint") == 1000
+    assert store.checkpoints == 2
+    count = store.query("SELECT count(*) AS n FROM meta WHERE key LIKE 'k%'")[0]["n"]
+    assert count == CHECKPOINT_EVERY * 2 + 1
+
+
+async def test_a_writer_that_never_pauses_keeps_the_wal_bounded(store: Store):
+    """Back-to-back commits leave a concurrent checkpoint no gap to finish in, so the WAL
+    never restarts by itself; past ``wal_limit`` frames the writer waits for one."""
+    store.checkpointer.every, store.checkpointer.wal_limit = 10, 60
+    async with trio.open_nursery() as nursery:
+        await nursery.start(store.run_writer)
+        for i in range(300):  # at least 2 frames each: 600 without a restart
+            await store.write(_put(i))
+        store.stop_writer()
+    _busy, frames, _copied = store.conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+    assert frames < 150
+
+
+async def test_under_mockclock_the_writer_stays_on_the_trio_thread(store: Store,
+                                                                  autojump_clock):
+    start = trio.current_time()
+    async with trio.open_nursery() as nursery:
+        await nursery.start(store.run_writer)
+        assert store.pragma("wal_autocheckpoint") == 1000  # SQLite keeps checkpointing
+        for i in range(10):
+            await store.write(_put(i))
+        store.stop_writer()
+    # no worker thread: autojump never moved virtual time during the commits
+    assert trio.current_time() == start
