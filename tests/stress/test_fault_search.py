@@ -70,7 +70,7 @@ def test_an_emulator_seed_runs_clean(tmp_path):
 KNOWN = [
     ("1", "20", "reconciler: a cancel requested before a crash is not resent when the order's "
                 "exchange state moved on meanwhile (SyncOrder) — the group stays closing"),
-    ("33", "40", "a promoted queue entry is removed in one transaction and executed in "
+    ("30", "20", "a promoted queue entry is removed in one transaction and executed in "
                  "another: a crash in between loses the accepted signal"),
     ("19", "120", "two AddPyramid with the same index (the supervisor plans from the actor's "
                   "lagging state): the group actor crashes"),

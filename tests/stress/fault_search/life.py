@@ -9,6 +9,7 @@ and the life ends too (systemd would restart the process: the runner starts the 
 
 from __future__ import annotations
 
+import logging
 import traceback
 from functools import partial
 from pathlib import Path
@@ -89,6 +90,7 @@ class Life:
         if self.killed or self.dead.is_set():
             return
         self.killed = True
+        logging.getLogger("engine.fuzz").warning(f"--- life {self.number} KILLED")
         if self._store is not None:
             self._store.kill()
         if self._port is not None:
