@@ -31,11 +31,13 @@ from argon2 import PasswordHasher
 
 from actors import log_query
 from actors import operator_controls as controls
+from actors import risk_audit  # R5
 from actors.config_service import ConfigRefused, ConfigService, problem_dicts
 from actors.config_store import ConfigStore
 from actors.hub import HubClosed, Subscriber, UiHub
 from actors.inbox import Inbox
 from actors.operator_controls import ActionRefused
+from actors.risk_actor import RiskRefused  # R5
 from actors.secrets import SecretStore
 from actors.store import StorageError, Store, WriterClosed
 from actors.users import LastAdmin, LoginRefused, Session, UnknownUser, UserError, UserExists, Users
@@ -347,3 +349,30 @@ class EngineHandle:
 
     async def resume(self, *, user: str | None) -> dict[str, Any]:
         return await self._engine_op("resume", user=user)
+
+    # === Risk Engine (R5: actors/risk_actor.py, SPEC 7.7 / 11.5 C) ============================
+    # ``RiskRefused`` (404 unknown group, 409 closed group / paused engine) → ``ActionRefused``.
+    def _risk(self) -> Any:
+        return controls.running(self._core()).risk
+
+    def risk_view(self) -> dict[str, Any]:
+        core = self._core()
+        if core is None:  # starting: the record so far, no live evaluation
+            return {"status": None, "last_action_at": risk_audit.last_action_at(self.store),
+                    "groups": [], "actions": risk_audit.recent_actions(self.store, limit=20)}
+        return core.risk.panel()
+
+    def risk_actions(self, *, limit: int = 50, before_id: int | None = None) -> list[dict]:
+        return risk_audit.recent_actions(self.store, limit=limit, before_id=before_id)
+
+    async def risk_run(self, *, force: bool, user: str | None) -> dict[str, Any]:
+        try:
+            return await self._risk().run_now(force=force, user=user)
+        except RiskRefused as exc:
+            raise ActionRefused(exc.code, exc.message) from None
+
+    async def risk_control(self, group_id: int, op: str, *, user: str | None) -> dict[str, Any]:
+        try:
+            return await self._risk().control(group_id, op, user=user)
+        except RiskRefused as exc:
+            raise ActionRefused(exc.code, exc.message) from None

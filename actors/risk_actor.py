@@ -34,7 +34,7 @@ from actors import risk_execution as execution
 from actors.market import FRESH_PRICE_MS
 from actors.risk_views import ViewCache, row_json
 from engine.group import GroupState
-from engine.group.messages import CloseFilled, GroupClosed, LegFilled, TpFilled
+from engine.group.messages import CloseFilled, GroupClosed, LegFilled, TimerChanged, TpFilled
 from engine.precision import ResolvedRules
 from engine.risk import (
     CycleOutcome,
@@ -55,7 +55,9 @@ log = logging.getLogger("engine.risk")
 TRIGGERS = ("interval", "fill", "run_now", "run_now_forced")  # SPEC 7.7, lowest rank first
 CONTROLS = {"skip-once": ("skip_once", True), "block": ("risk_blocked", True),
             "unblock": ("risk_blocked", False)}
-FILLS = (LegFilled, TpFilled, CloseFilled)
+# A fill's effects can end one step later: an entry leg counts as filled for the timer once its
+# order has ended, so the timer's start is the fill's last word (SPEC 7.6 "after every fill").
+FILLS = (LegFilled, TpFilled, CloseFilled, TimerChanged)
 
 
 class RiskRefused(Exception):

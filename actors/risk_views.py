@@ -1,9 +1,8 @@
 """How the risk actor sees the groups: ``RiskGroupView`` values built from the group actors'
 current states and fresh prices, and the JSON of Panel C (SPEC 7.7, 11.5 C).
 
-Owns: a cache of the last view per group, keyed by the (immutable) state object, the price, the
-market rules and the close order type, so a cycle over 1,000 groups only rebuilds the groups
-whose state or price moved.
+Owns: a cache of the last view per group: its price-independent part keyed by the (immutable)
+state object, the market rules and the close order type; a new price only re-prices it.
 Receives: the supervisor's registry (``Slot.state`` / ``Slot.crashed``), prices, market rules,
 the operator flags.
 Sends: nothing; pure functions of what it is given apart from the cache.
@@ -19,7 +18,9 @@ from typing import Any, Protocol
 
 import msgspec
 
-from engine.group import GroupState, average_entry, unrealized
+from engine.decimals import HUNDRED
+from engine.group import GroupState, average_entry
+from engine.group.lots import per_unit
 from engine.group.rules import min_qty
 from engine.precision import order_step
 from engine.risk import NoAction, OffsetPlan, RiskGroupView, RiskPanelRow
@@ -35,13 +36,41 @@ class SlotLike(Protocol):
     def state(self) -> GroupState: ...
 
 
+class _Entry:
+    """One group's cached view: the price-independent part is rebuilt only when the state (or
+    the rules) change; a new price only re-prices it (a live market moves every price between
+    two cycles, so that is the common case)."""
+
+    __slots__ = ("state", "rules_key", "template", "avg", "qty", "cost", "price", "view")
+
+    def __init__(self, state: GroupState, rules: MarketRules, market_close: bool):
+        self.state = state
+        self.rules_key = (rules, market_close)
+        self.avg = average_entry(state) or ZERO
+        self.qty = state.open_qty
+        self.cost = self.avg * self.qty
+        self.template = _view(state, self.avg, self.qty, rules, market_close)
+        self.price: Decimal | None = None
+        self.view = self.template
+
+    def priced(self, price: Decimal) -> RiskGroupView:
+        if price != self.price:
+            # engine.group.unrealized (SPEC 3.5) on the cached average and quantity
+            usd = per_unit(self.state.side, price, self.avg) * self.qty if self.qty else ZERO
+            pct = usd / self.cost * HUNDRED if self.qty else ZERO
+            self.view = msgspec.structs.replace(self.template, price=price, unrealized_usd=usd,
+                                                unrealized_percent=pct)
+            self.price = price
+        return self.view
+
+
 class ViewCache:
     def __init__(self) -> None:
-        self._cache: dict[int, tuple[GroupState, tuple, RiskGroupView]] = {}
+        self._cache: dict[int, _Entry] = {}
         self.unpriced: list[int] = []
 
     def clear(self) -> None:
-        """Forget every view (a config change of the market rules; the cold benchmark)."""
+        """Forget every view (the cold case of the benchmark)."""
         self._cache.clear()
 
     def build(self, slots: Iterable[SlotLike], prices: Mapping[str, Decimal],
@@ -64,32 +93,30 @@ class ViewCache:
             if price is None or rules is None:
                 self.unpriced.append(gid)
                 continue
-            key = (price, rules, market_close)
-            cached = self._cache.get(gid)
+            entry = self._cache.get(gid)
             # a refreshed rule set or another close order type also changes the view
-            if cached is not None and cached[0] is state and cached[1] == key:
-                view = cached[2]
-            else:
-                view = _view(state, price, rules, market_close)
-            flags = (gid in blocked, gid in skip_once)
-            if (view.blocked, view.skip_once) != flags:
-                view = msgspec.structs.replace(view, blocked=flags[0], skip_once=flags[1])
-            self._cache[gid] = (state, key, view)
+            if entry is None or entry.state is not state or entry.rules_key != (rules,
+                                                                                market_close):
+                entry = self._cache[gid] = _Entry(state, rules, market_close)
+            view = entry.priced(price)
+            if view.blocked != (gid in blocked) or view.skip_once != (gid in skip_once):
+                view = msgspec.structs.replace(view, blocked=gid in blocked,
+                                               skip_once=gid in skip_once)
             views.append(view)
         for gid in [g for g in self._cache if g not in seen]:
             del self._cache[gid]
         return views
 
 
-def _view(s: GroupState, price: Decimal, rules: MarketRules, market: bool) -> RiskGroupView:
-    usd, pct = unrealized(s, price)
+def _view(s: GroupState, avg: Decimal, qty: Decimal, rules: MarketRules,
+          market: bool) -> RiskGroupView:
+    """The price-independent fields (priced at the average until ``_Entry.priced``)."""
     applies = not market or rules.min_notional_applies_to_market
     return RiskGroupView(
         id=s.group_id, symbol=s.symbol, side=s.side, status=s.status,
         created_at_ms=s.created_at_ms, pyramid_count=s.pyramid_count,
         max_pyramids=s.config.max_pyramids, timer_started_at_ms=s.timer_started_at_ms,
-        avg_entry=average_entry(s) or ZERO, open_qty=s.open_qty, price=price,
-        unrealized_usd=usd, unrealized_percent=pct,
+        avg_entry=avg, open_qty=qty, price=avg, unrealized_usd=ZERO, unrealized_percent=ZERO,
         step_size=order_step(rules, "market" if market else "limit"),
         min_qty=min_qty(rules, market=market),
         min_notional=rules.min_notional * rules.contract_size if applies else ZERO,
