@@ -5,6 +5,7 @@ from decimal import Decimal as D
 
 import trio
 
+from engine.group import unrealized
 from tests.actors.engine_kit import START_MS, running, signal
 from tests.actors.risk_kit import (
     L_SYM, W1_SYM, W2_SYM, actions, d4_groups, group_row, open_group, risk_config, state,
@@ -18,6 +19,10 @@ async def test_d4_offset_through_the_running_engine(tmp_path, autojump_clock):
         loser, w1, w2 = await d4_groups(kit)
         started = state(kit, loser).timer_started_at_ms
         used_before = kit.sup.used()
+        views = kit.core.risk.latest_views()  # re-priced views = the reducer's own read-out
+        assert {v.id: (v.unrealized_usd, v.unrealized_percent) for v in views} == {
+            g: unrealized(state(kit, g), p) for g, p in ((loser, 94), (w1, 110), (w2, 55))}
+        assert {v.id: v.unrealized_usd for v in views} == {loser: -120, w1: 80, w2: 50}
         await trio.sleep(3600 + 15)
         done = [a for a in actions(kit) if a["outcome"] == "executed"]
         assert len(done) == 1, actions(kit)
@@ -32,7 +37,6 @@ async def test_d4_offset_through_the_running_engine(tmp_path, autojump_clock):
         assert {k: D(v) for k, v in a["realized"].items()} == {
             str(w1): D(80), str(w2): D(40), str(loser): D(-120)}
         assert D(a["realized_net"]) == 0
-        print(a)
         assert group_row(kit, w1)["close_reason"] == "risk_winner_full"
         assert group_row(kit, loser)["close_reason"] == "risk_loser"
         w2_state = state(kit, w2)
