@@ -197,13 +197,18 @@ class Users:
     def count(self) -> int:
         return self.store.query("SELECT count(*) AS n FROM users")[0]["n"]
 
-    async def add(self, name: str, password: str, role: str, *, by: str | None = None) -> None:
+    def _check_new(self, name: str, password: str, role: str) -> None:
         check_new_user(name, password, role)
+        if self.scrub(name) != name:  # a user name is shown everywhere: never a secret value
+            raise UserError("username", "must not contain a secret value")
+
+    async def add(self, name: str, password: str, role: str, *, by: str | None = None) -> None:
+        self._check_new(name, password, role)
         await self.store.write(_add_fn(name, role, await self._hash(password), self.clock_ms()))
         _logged("user added", "user_added", name, role=role, by=by)
 
     def add_now(self, name: str, password: str, role: str, *, by: str | None = None) -> None:
-        check_new_user(name, password, role)
+        self._check_new(name, password, role)
         self.store.write_now(_add_fn(name, role, self.hasher.hash(password), self.clock_ms()))
         _logged("user added", "user_added", name, role=role, by=by)
 

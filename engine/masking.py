@@ -68,8 +68,11 @@ def mask_webhook_body(raw: bytes, masker: Masker | None = None) -> str:
     """A stored/displayed webhook body: JSON with every ``secret`` field masked; a body that is
     not JSON gets ``"secret": "..."`` masked textually. Known secrets are scrubbed by value."""
     try:
-        text = _JSON_ENCODER.encode(_mask_secret_fields(_JSON_DECODER.decode(raw))).decode()
-    except msgspec.DecodeError:
+        body = _mask_secret_fields(_JSON_DECODER.decode(raw))
+        # scrub the decoded values: in the JSON text a secret holding " \ control characters or
+        # \uXXXX escapes appears escaped, where a match on the raw value would miss it
+        text = _JSON_ENCODER.encode(masker.scrub_obj(body) if masker else body).decode()
+    except (msgspec.DecodeError, RecursionError):  # RecursionError: absurdly deep nesting
         text = raw.decode("utf-8", errors="replace")
         text = _SECRET_FIELD.sub(lambda m: m.group(1) + mask(m.group(2)) + m.group(3), text)
     return masker.scrub(text) if masker else text

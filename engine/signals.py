@@ -86,7 +86,7 @@ def normalise_timeframe(value: str | int) -> int:
     if isinstance(value, int):
         if value <= 0:
             raise InvalidInput("tv.timeframe", f"must be > 0 minutes, got {value}")
-        return value
+        return _bounded(value, value)
     text = value.strip()
     # "M" stays case-sensitive: a lower-case "m" could mean minutes as well as months
     if text.endswith(("d", "w")):
@@ -99,7 +99,18 @@ def normalise_timeframe(value: str | int) -> int:
     if count <= 0:
         raise InvalidInput("tv.timeframe", f"must be > 0, got {value!r}")
     scale = {"": 1, "D": MINUTES_PER_DAY, "W": MINUTES_PER_WEEK, "M": MINUTES_PER_MONTH}[unit]
-    return count * scale
+    return _bounded(count * scale, value)
+
+
+# TradingView's longest chart interval is 12 months; anything longer is not a real chart (and a
+# 10**30 "timeframe" would overflow the database's integer column)
+MAX_TIMEFRAME_MINUTES = 12 * MINUTES_PER_MONTH
+
+
+def _bounded(minutes: int, value: str | int) -> int:
+    if minutes > MAX_TIMEFRAME_MINUTES:
+        raise InvalidInput("tv.timeframe", f"longer than 12 months: {value!r}")
+    return minutes
 
 
 def candle_index(timestamp_ms: int, tf: int) -> int:
@@ -166,6 +177,9 @@ def parse_webhook(
     except msgspec.DecodeError as e:
         hint = " (unreplaced placeholder?)" if b"{{" in body else ""
         raise WebhookRejected([FieldError(field="body", message=f"malformed JSON{hint}: {e}")])
+    except RecursionError:
+        raise WebhookRejected([FieldError(field="body", message="malformed JSON: nested too "
+                                                                "deeply")]) from None
     if not isinstance(root, dict):
         raise WebhookRejected([FieldError(field="body", message="must be a JSON object")])
     skipped = placeholder_paths(root)

@@ -25,6 +25,8 @@ log = logging.getLogger("engine.system")
 
 def create_app(handle: EngineHandle) -> QuartTrio:
     app = QuartTrio(__name__)
+    # a doubled slash (or %2F) must not be redirected to another path — e.g. another user's
+    app.url_map.merge_slashes = False
     app.config.update(MAX_CONTENT_LENGTH=MAX_API_BODY, BODY_TIMEOUT=10, JSON_SORT_KEYS=False)
     app.extensions["engine"] = handle
     app.extensions["webhook_throttle"] = AuthThrottle()

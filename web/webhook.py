@@ -237,7 +237,7 @@ async def _authenticated(req: _Request, raw: bytes) -> Answer:
     handle, security = req.handle, req.handle.config.security
     try:
         body = _decode(raw)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, RecursionError):  # RecursionError: absurdly deep nesting
         body = None
     if isinstance(body, dict):
         secret = handle.webhook_secret()

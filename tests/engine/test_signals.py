@@ -11,6 +11,7 @@ from hypothesis import strategies as st
 
 from engine.errors import InvalidInput
 from engine.signals import (
+    MAX_TIMEFRAME_MINUTES,
     Signal,
     WebhookRejected,
     candle_index,
@@ -270,9 +271,28 @@ def test_d14_timeframes_refused(value):
 @given(n=st.integers(1, 9999), unit=st.sampled_from([("", 1), ("D", 1440), ("W", 10080), ("M", 43200)]))
 def test_timeframe_round_trip(n, unit):
     letter, scale = unit
+    if n * scale > MAX_TIMEFRAME_MINUTES:  # no chart is longer than 12 months
+        with pytest.raises(InvalidInput, match="12 months"):
+            normalise_timeframe(f"{n}{letter}")
+        return
     minutes = normalise_timeframe(f"{n}{letter}")
     assert minutes == n * scale
     assert normalise_timeframe(str(minutes)) == minutes == normalise_timeframe(minutes)
+
+
+@pytest.mark.parametrize("value", [10**30, "10000000", "13M", 12 * 43200 + 1])
+def test_timeframes_longer_than_12_months_are_refused(value):
+    with pytest.raises(InvalidInput) as err:
+        normalise_timeframe(value)
+    assert err.value.field == "tv.timeframe"
+    assert normalise_timeframe("12M") == MAX_TIMEFRAME_MINUTES
+
+
+def test_absurdly_deep_nesting_is_a_400_not_a_crash():
+    deep = b'{"a":' * 5000 + b"1" + b"}" * 5000
+    with pytest.raises(WebhookRejected) as err:
+        parse_webhook(deep, markets=None, quote_currencies=["USDT"], secret_required=False)
+    assert err.value.errors[0].field == "body"
 
 
 def ms(stamp: str) -> int:

@@ -332,12 +332,6 @@ def test_webhook(daemon: Daemon, body: bytes):
         check(daemon, c, "POST", "/webhook", body, webhook=True)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "web/app.py: werkzeug's url_map.merge_slashes (on by default) answers a path with a "
-    "doubled slash — also %2F, which hypercorn decodes — with a 308 HTML redirect to another "
-    "path, e.g. PUT /api/users/%2F0 → /api/users/0 (a different user; 308 keeps the method "
-    "and body). SPEC 11.6: answers are JSON. Fix: app.url_map.merge_slashes = False in "
-    "create_app (the path then answers 404 in the error shape)."))
 def test_doubled_slashes_are_not_redirected(daemon: Daemon, admin: httpx.Client):
     for method, path in (("PUT", "/api/users/%2F0"), ("GET", "/api//status"),
                          ("POST", "/api/queue//1/promote")):
@@ -356,13 +350,6 @@ def test_deeply_nested_api_bodies_are_refused_as_malformed(daemon: Daemon, admin
         assert r.status_code == 400, r.text  # "body" (too deep) or an unknown field first
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "A webhook body nested ~800+ levels (well under 64 KiB) makes msgspec raise "
-    "RecursionError, which nobody catches: engine/masking.py mask_webhook_body (first, in "
-    "web/webhook.py before authentication), then web/webhook.py _authenticated's _decode and "
-    "engine/signals.py parse_webhook. The answer is 500 with a stack trace in the log, for "
-    "anyone, without the secret. Fix: treat RecursionError as malformed JSON in all three "
-    "(400 rejected; the masking falls back to the textual path)."))
 @pytest.mark.parametrize("depth", [900, 10_000])  # 10,000 levels: 60 KB, under 64 KiB
 def test_deeply_nested_webhook_bodies_are_rejected(daemon: Daemon, depth: int):
     with local_client(daemon, WEBHOOK_SOURCE) as c:
@@ -371,13 +358,6 @@ def test_deeply_nested_webhook_bodies_are_rejected(daemon: Daemon, depth: int):
             assert r.status_code in (400, 401), r.text
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "engine/signals.py accepts any positive integer timeframe (tv.timeframe 10**30 as a JSON "
-    "number): the webhook answers 200, then the supervisor's group insert "
-    "(actors/group_projection.insert_group) raises OverflowError (SQLite INTEGER), which "
-    "stops the whole engine (exit 1) — and the row stays 'accepted', so every restart "
-    "replays it and crashes again. Fix: bound the timeframe in parse_webhook (400), and the "
-    "supervisor should refuse one signal, not stop."))
 def test_a_huge_timeframe_is_rejected_not_fatal(tmp_path_factory: pytest.TempPathFactory):
     d = start_daemon(tmp_path_factory.mktemp("timeframe"), operator=False)
     try:

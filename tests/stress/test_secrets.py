@@ -6,7 +6,7 @@ secrets planted in the environment and in the encrypted secrets file (``engine s
   slower (a naive ``==`` on the same inputs is shown to be);
 - the planted secrets never appear in full in the log files, the log exports, any API answer,
   the live push, the process output, the CLI backup archive or anywhere in the database;
-- known masking gaps are pinned by strict xfails.
+- masking of secrets holding JSON-escaped characters; user names equal to a secret.
 """
 
 from __future__ import annotations
@@ -113,17 +113,11 @@ def test_a_shared_prefix_does_not_make_the_comparison_slower():
     print(f"\ncompare_digest medians (ns): {medians}; naive ==: {naive}")
 
 
-# --- known masking gaps (xfail strict: they turn red once fixed, then drop the mark) ----------
+# --- masking gaps found by this suite, fixed -------------------------------------------------
 
 ESCAPED = st.text(alphabet=st.sampled_from('ab"\\\n\té€/<'), min_size=1, max_size=4)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "engine/masking.py mask_webhook_body scrubs known secrets on the re-encoded JSON text, "
-    "where a secret holding a character JSON escapes (\" \\ control, or non-ASCII sent as "
-    "\\uXXXX) appears escaped, so the value match misses it: the inbox raw_body, the "
-    "webhook_received log line and the events row keep it. Fix: scrub the decoded body "
-    "(masker.scrub_obj) before encoding it."))
 @settings(max_examples=60, deadline=None)
 @given(core=ESCAPED, ascii_only=st.booleans(), field=st.sampled_from(
     ["strategy_info.alert_name", "strategy_info.alert_message", "note"]))
@@ -149,10 +143,6 @@ def strings(obj: Any) -> Iterator[str]:
             yield from strings(value)
 
 
-@pytest.mark.xfail(strict=True, reason=(
-    "actors/users.py accepts a user name equal to a known secret: the name is stored in "
-    "the users table and echoed by POST/GET /api/users in full. Fix: refuse (422, field "
-    "username) a name containing a known secret value."))
 async def test_a_user_name_equal_to_a_secret_is_refused(tmp_path: Path):
     async with running_engine(tmp_path) as eng:
         admin_client = await eng.login()
