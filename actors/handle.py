@@ -300,6 +300,20 @@ class EngineHandle:
     def alerts_view(self) -> dict[str, Any]:
         return self.views.alerts()
 
+    async def dismiss_alert(self, alert_id: int, *, user: str | None) -> dict[str, Any]:
+        """Hide a pinned alert (SPEC 11.2); it stays in the event log. 404 when unknown."""
+        now = self.clock_ms()
+
+        def dismiss(conn: Any) -> int:
+            return conn.execute(
+                "UPDATE alerts SET dismissed_at = ?, dismissed_by = ? WHERE id = ? AND"
+                " dismissed_at IS NULL", (now, user, alert_id)).rowcount
+
+        if not await self.store.write(dismiss):
+            raise ActionRefused("not_found", f"no pinned alert {alert_id}")
+        self.touch("alerts")
+        return {"ok": True, "message": f"alert {alert_id} dismissed"}
+
     def live_subscribe(self) -> Subscriber:
         return self.hub.subscribe()
 

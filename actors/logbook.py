@@ -201,9 +201,21 @@ class LogbookHandler(logging.Handler):
         super().close()
 
 
+# SPEC 11.2 alerts: API rejects, precision sync failures, rate-limit hits, rejected orders,
+# credential errors, slippage breaches, external cancellations — every warning or error of these
+# categories is also a dismissable alert (webhook/security warnings are routine, not alerts)
+ALERT_CATEGORIES = frozenset({"system", "order", "precision", "risk"})
+ALERT_LEVELS = frozenset({"warning", "error", "critical"})
+INSERT_ALERT = ("INSERT INTO alerts (ts, level, category, event, message, data)"
+                " VALUES (?, ?, ?, ?, ?, ?)")
+
+
 def _insert_rows(rows: list[tuple]):
     def fn(conn: sqlite3.Connection) -> int:
         conn.executemany(INSERT_EVENT, rows)
+        conn.executemany(INSERT_ALERT, [
+            (r[0], r[1], r[2], r[3], r[9], r[10]) for r in rows
+            if r[1] in ALERT_LEVELS and r[2] in ALERT_CATEGORIES])
         return len(rows)
 
     return fn

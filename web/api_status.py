@@ -1,11 +1,14 @@
-"""Read-only API: ``/healthz`` (no session), ``/api/status``, ``/api/logs`` (+ export) and
-``/api/inbox`` (accepted signals and their processing state) — SPEC 11.6."""
+"""Status API: ``/healthz`` (no session), ``/api/status``, ``/api/logs`` (+ export),
+``/api/alerts`` (+ dismiss, admin) and ``/api/inbox`` (accepted signals and their processing
+state) — SPEC 11.6."""
 
 from __future__ import annotations
 
 import msgspec
 from quart import Blueprint, Response
 
+from actors.handle import ActionRefused
+from web.auth import current_session
 from web.common import ApiError, engine, json_response, read_query
 
 bp = Blueprint("status", __name__)
@@ -72,6 +75,20 @@ async def logs_export() -> Response:
     disposition = f'attachment; filename="engine-logs.{fmt}"'
     return Response(text, content_type=content_type,
                     headers={"Content-Disposition": disposition})
+
+
+@bp.get("/api/alerts")
+async def alerts() -> Response:
+    return json_response(engine().alerts_view())
+
+
+@bp.post("/api/alerts/<int:alert_id>/dismiss")
+async def dismiss_alert(alert_id: int) -> Response:
+    try:
+        answer = await engine().dismiss_alert(alert_id, user=current_session().username)
+    except ActionRefused as exc:
+        raise ApiError(404, exc.code, exc.message) from None
+    return json_response(answer)
 
 
 @bp.get("/api/inbox")

@@ -75,3 +75,28 @@ async def test_inbox_lists_waiting_signals(eng: Engine):
     status = (await op.get("/api/status")).json()
     assert status["inbox"] == {"pending": 3, "backlog": 3}
     assert status["precision"] == {"markets_loaded": True, "symbols": 11}
+
+
+async def test_warnings_of_trading_categories_become_dismissable_alerts(eng: Engine):
+    """SPEC 11.2: order/precision/risk/system warnings and errors are pinned alerts; routine
+    webhook warnings are not; an admin dismisses one and it stays in the event log."""
+    import logging
+
+    logging.getLogger("engine.order").warning(
+        "order rejected", extra={"event": "order_rejected", "symbol": "BTCUSDT"})
+    logging.getLogger("engine.order").info("order acknowledged", extra={"event": "order_ack"})
+    await eng.webhook(payload(secret="wrong-secret-here-123"))  # a webhook warning
+    eng.logbook.flush()
+    admin = await eng.login()
+    alerts = (await admin.get("/api/alerts")).json()["alerts"]
+    assert [(a["category"], a["message"]) for a in alerts] == [("order", "order rejected")]
+    op = await eng.login("viewer")
+    assert (await op.get("/api/alerts")).status_code == 200
+    r = await op.post(f"/api/alerts/{alerts[0]['id']}/dismiss")
+    assert r.status_code == 403
+    r = await admin.post(f"/api/alerts/{alerts[0]['id']}/dismiss")
+    assert r.status_code == 200, r.text
+    assert (await admin.get("/api/alerts")).json()["alerts"] == []
+    assert (await admin.post(f"/api/alerts/{alerts[0]['id']}/dismiss")).status_code == 404
+    logged = (await admin.get("/api/logs", params={"event": "order_rejected"})).json()["events"]
+    assert len(logged) == 1
