@@ -13,6 +13,14 @@ wakes a little early and polls up to each send time (``PacingClock``): epoll rou
 up to a whole millisecond, which alone added ~1 ms to p50 and ~2 ms to p99 against a server that
 answers at once — the size of the target being measured.
 
+``p99_send_lag_ms`` is how late the client itself sent: when it approaches the latency, the
+machine (other work on its 2 cores), not the engine, sets the figure; ``load_average_1m`` is
+recorded for the same reason.
+
+Durability is not traded for speed: the engine keeps ``synchronous=FULL``, so every ``accepted``
+answer follows the fsync of the WAL holding its inbox row, idempotency key and ``SignalAccepted``
+journal row (group commit shares one fsync among the webhooks that arrive together).
+
 ``python -m ops.bench ack`` prints the flat figures of ``run()``; ``python -m
 ops.bench.bench_ack`` prints every phase as JSON.
 """
@@ -59,7 +67,7 @@ class PacingClock(trio.abc.Clock):
         return max(0.0, deadline - time.perf_counter() - self.spin_s)
 
 
-SPIN_S, SPIN_MAX_RATE = 0.0015, 500
+SPIN_S, SPIN_MAX_RATE = 0.0011, 500  # epoll wakes up to 1 ms late: poll the last 1.1 ms
 
 
 def free_port() -> int:
@@ -282,6 +290,7 @@ def measure_engine(*, base_seconds: float = BASE_SECONDS, step_seconds: float = 
 
 def run(**options: float | tuple[int, ...]) -> dict[str, float]:
     """The flat figures ``python -m ops.bench`` tabulates."""
+    load = os.getloadavg()[0]  # other work on this 2-core machine shows up as latency
     result = measure_engine(**options)
     base = result["base"]
     passed = [s for s in result["steps"] if s["rate"] == result["max_sustained_rate"]]
@@ -290,10 +299,12 @@ def run(**options: float | tuple[int, ...]) -> dict[str, float]:
         "p99_ms_at_200": base["p99_ms"],
         "max_ms_at_200": base["max_ms"],
         "errors_at_200": base["errors"],
+        "p99_send_lag_ms_at_200": base["p99_send_lag_ms"],
         "max_sustained_rate": result["max_sustained_rate"],
         "p99_ms_at_max_sustained": passed[0]["p99_ms"] if passed else math.nan,
         "durable": float(result["durable"]),
         "meets_targets": float(result["meets_targets"]),
+        "load_average_1m": round(load, 2),
     }
 
 
