@@ -182,12 +182,12 @@ class LogbookHandler(logging.Handler):
     def _scrubbed(self, event: dict[str, Any]) -> dict[str, Any]:
         """``Masker.scrub_obj`` of the event, without rebuilding it: the field names are ours,
         so only the values are scrubbed (in place) — the same result for a fraction of it."""
-        scrub = self.masker.scrub
+        masker = self.masker
         for name, value in event.items():
             if isinstance(value, str):
-                event[name] = scrub(value)
-        if event["data"] is not None:
-            event["data"] = self.masker.scrub_obj(event["data"])
+                event[name] = masker.scrub(value)
+            elif isinstance(value, (dict, list, tuple)):
+                event[name] = masker.scrub_obj(value)
         return event
 
     def take_pending(self) -> list[tuple]:
