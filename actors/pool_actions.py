@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING, Literal
 import msgspec
 
 from actors import signal_router as router
-from actors.queue_actor import decode_payload
+from actors.queue_actor import Staged, decode_payload
 from engine.group.messages import CloseGroup
 from engine.queue import QueueEntry, plan_promotion
 
@@ -60,29 +60,31 @@ async def promote(sup: Supervisor) -> None:
         if not plan.promote:
             return
         first = plan.promote[0]
-        await sup.queue.take(first)
-        await execute(sup, first.entry, forced=False)
+        await execute(sup, first.entry, forced=False, taken=sup.queue.plan_take(first))
 
 
-async def execute(sup: Supervisor, entry: QueueEntry, *, forced: bool) -> None:
+async def execute(sup: Supervisor, entry: QueueEntry, *, forced: bool, taken: Staged) -> None:
+    """Run a promoted entry; its removal from the queue (``taken``) is written with whatever
+    the entry did, never before it (a crash in between would lose the accepted signal)."""
     payload = decode_payload(entry.payload)
     log.info(f"queued entry {entry.id} promoted: {entry.symbol} {entry.timeframe} {entry.side}",
              extra={"event": "entry_promoted", "symbol": entry.symbol,
                     "timeframe": entry.timeframe,
                     "data": {"entry_id": entry.id, "forced": forced}})
     await router.execute_entry(sup, payload.signal, payload.inbox_id, promoted=True,
-                               forced=forced)
+                               forced=forced, taken=taken)
 
 
 async def promote_entry(sup: Supervisor, entry_id: int, *, forced: bool,
                         user: str | None) -> AdminResult:
     """UI Promote / Force Add (SPEC 6.5), and the reverse's entry taking its freed slot."""
-    step, promotion = await sup.queue.promote_one(entry_id, pool=sup.pool_view(), forced=forced)
-    if promotion is None:
+    step, taken, promotion = await sup.queue.plan_promote_one(entry_id, pool=sup.pool_view(),
+                                                              forced=forced)
+    if promotion is None or taken is None:
         reason = getattr(step.events[0], "reason", "refused") if step.events else "refused"
         code = "not_found" if reason == "not_found" else "conflict"
         return AdminResult(ok=False, code=code, message=reason)
-    await execute(sup, promotion.entry, forced=forced)
+    await execute(sup, promotion.entry, forced=forced, taken=taken)
     return AdminResult(ok=True, message=f"entry {entry_id} promoted"
                        + (f" by {user}" if user else ""))
 

@@ -3,11 +3,13 @@
 Owns: the ``QueueState`` (engine/queue) and its projection, the ``queue_entries`` table; the
 next entry id (``meta.queue_next_id``, so a removed entry's id is never reused).
 Receives: calls from the supervisor only (it serialises them in its own loop): ``enqueue``,
-``drop_on_exit``, ``remove``, ``promote_one`` / ``take`` (promotion), and read-only ``ranked``
-/ ``entries`` from anyone (the API reads the current immutable state).
+``drop_on_exit``, ``remove``, ``plan_promote_one`` / ``plan_take`` (promotion), and read-only
+``ranked`` / ``entries`` from anyone (the API reads the current immutable state).
 Sends: nothing; every change is recorded — the journal rows of its events and the insert /
 update / delete of its ``queue_entries`` rows in ONE ``store.write`` — before it becomes the
-current state, and each event is logged.
+current state, and each event is logged. A promotion is only staged (``Staged``): its removal
+is written by the caller in the same transaction as what the promotion did (the group, the
+inbox outcome, or the entry queued again), so a crash cannot lose the accepted signal.
 Fails how: a storage failure propagates (the daemon stops); the pure functions raise
 ``InvalidInput`` on impossible input, which propagates to the supervisor (a bug).
 """
@@ -83,10 +85,16 @@ class QueueActor:
 
     # -- changes --------------------------------------------------------------------------
     async def enqueue(self, signal: q.QueuedSignal, *, reason: q.QueueReason,
-                      live_side: str | None, replace: bool, limit: int) -> QueueStep:
-        step = q.enqueue(self.state, signal, reason=reason, now_ms=self._clock_ms(),
+                      live_side: str | None, replace: bool, limit: int,
+                      after: Staged | None = None) -> QueueStep:
+        """``after``: a staged promotion whose entry goes back to the queue — both changes are
+        one commit (the promoted entry's removal never reaches the disk alone)."""
+        base = self.state if after is None else after.step.state
+        step = q.enqueue(base, signal, reason=reason, now_ms=self._clock_ms(),
                          live_side=live_side, queue_replace_same_symbol=replace,
                          queue_limit=limit)
+        if after is not None:
+            step = QueueStep(state=step.state, events=after.step.events + step.events)
         return await self._commit(step)
 
     async def drop_on_exit(self, key: Key, *, enabled: bool) -> QueueStep:
@@ -95,15 +103,21 @@ class QueueActor:
     async def remove(self, entry_id: int, *, user: str) -> QueueStep:
         return await self._commit(q.remove(self.state, entry_id, user=user))
 
-    async def promote_one(self, entry_id: int, *, pool: PoolView,
-                          forced: bool) -> tuple[QueueStep, Promotion | None]:
+    async def plan_promote_one(self, entry_id: int, *, pool: PoolView, forced: bool
+                               ) -> tuple[QueueStep, Staged | None, Promotion | None]:
+        """A refusal is committed at once; a promotion is staged for the caller's write."""
         step, promotion = q.promote_one(self.state, entry_id, pool=pool, forced=forced)
-        return await self._commit(step), promotion
+        if promotion is None:
+            return await self._commit(step), None, None
+        return step, self.stage(step), promotion
 
-    async def take(self, promotion: Promotion) -> QueueStep:
-        """Remove one entry chosen by ``plan_promotion`` (the caller executes it next)."""
+    def plan_take(self, promotion: Promotion) -> Staged:
+        """Stage the removal of one entry chosen by ``plan_promotion``."""
         plan = q.PromotionPlan(promote=(promotion,), skipped=(), stopped=None)
-        return await self._commit(q.apply_plan(self.state, plan))
+        return self.stage(q.apply_plan(self.state, plan))
+
+    def stage(self, step: QueueStep) -> Staged:
+        return Staged(self, step)
 
     async def set_reason(self, entry_id: int, reason: q.QueueReason) -> None:
         """Show the reason that holds the entry now (e.g. pool_full → engine_paused)."""
@@ -117,27 +131,47 @@ class QueueActor:
         await self._commit(QueueStep(state=state, events=()))
 
     async def _commit(self, step: QueueStep) -> QueueStep:
-        before = {e.id: e for e in self.state.entries}
-        after = {e.id: e for e in step.state.entries}
-        if not step.events and before == after and step.state.next_id == self.state.next_id:
+        staged = self.stage(step)
+        if staged.empty:
             return step
-
-        def write(conn: sqlite3.Connection) -> None:
-            for ev in step.events:
-                self._store.journal(conn, actor="queue", kind=type(ev).__name__,
-                                    key=_event_key(ev), body=ev)
-            for entry_id in before.keys() - after.keys():
-                conn.execute("DELETE FROM queue_entries WHERE id = ?", (entry_id,))
-            for entry in after.values():
-                if before.get(entry.id) != entry:
-                    _upsert(conn, entry)
-            self._store.meta_set("queue_next_id", str(step.state.next_id), conn)
-
-        await self._store.write(write)
-        self.state = step.state
-        for ev in step.events:
-            _log(ev)
+        await self._store.write(staged.write)
+        staged.adopt()
         return step
+
+
+class Staged:
+    """A queue change computed but not yet written: ``write(conn)`` inside the caller's
+    transaction, then ``adopt()`` once that transaction committed."""
+
+    def __init__(self, actor: QueueActor, step: QueueStep):
+        self.actor = actor
+        self.step = step
+        self._before = {e.id: e for e in actor.state.entries}
+        self._next_id = actor.state.next_id
+
+    @property
+    def empty(self) -> bool:
+        after = {e.id: e for e in self.step.state.entries}
+        return (not self.step.events and self._before == after
+                and self.step.state.next_id == self._next_id)
+
+    def write(self, conn: sqlite3.Connection) -> None:
+        store = self.actor._store
+        after = {e.id: e for e in self.step.state.entries}
+        for ev in self.step.events:
+            store.journal(conn, actor="queue", kind=type(ev).__name__, key=_event_key(ev),
+                          body=ev)
+        for entry_id in self._before.keys() - after.keys():
+            conn.execute("DELETE FROM queue_entries WHERE id = ?", (entry_id,))
+        for entry in after.values():
+            if self._before.get(entry.id) != entry:
+                _upsert(conn, entry)
+        store.meta_set("queue_next_id", str(self.step.state.next_id), conn)
+
+    def adopt(self) -> None:
+        self.actor.state = self.step.state
+        for ev in self.step.events:
+            _log(ev)
 
 
 def _upsert(conn: sqlite3.Connection, e: QueueEntry) -> None:

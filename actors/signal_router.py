@@ -22,7 +22,7 @@ import msgspec
 
 from actors import group_projection as projection
 from actors import inbox as inbox_rows
-from actors.queue_actor import decode_payload, encode_payload
+from actors.queue_actor import Staged, decode_payload, encode_payload
 from engine.group import GridSnapshot, GroupContext, next_pyramid_index, open_group
 from engine.group.messages import AddPyramid, CloseGroup, PlannedLeg, PyramidPlan, Reduce
 from engine.grid_settings import GridSettings, ladder_for_pyramid
@@ -44,19 +44,26 @@ _json = msgspec.json.Encoder(enc_hook=str)
 
 
 async def outcome(sup: Supervisor, inbox_id: int | None, state: str, text: str,
-                  level: int = logging.INFO, sig: Signal | None = None) -> None:
-    """The signal's visible result: its inbox row (state + text), journaled and logged."""
+                  level: int = logging.INFO, sig: Signal | None = None,
+                  taken: Staged | None = None) -> None:
+    """The signal's visible result: its inbox row (state + text), journaled and logged —
+    in the same transaction as ``taken``, the removal of the queue entry it came from."""
     now = sup.clock_ms()
     log.log(level, text, extra={"event": f"signal_{state}", "symbol": sig and sig.symbol,
                                 "timeframe": sig and sig.timeframe,
                                 "data": {"inbox_id": inbox_id}})
-    if inbox_id is None:
+    if inbox_id is None and taken is None:
         return
 
     def write(conn: sqlite3.Connection) -> None:
-        _mark(conn, sup, inbox_id, state, text, now)
+        if taken is not None:
+            taken.write(conn)
+        if inbox_id is not None:
+            _mark(conn, sup, inbox_id, state, text, now)
 
     await sup.store.write(write)
+    if taken is not None:
+        taken.adopt()
 
 
 def _mark(conn: sqlite3.Connection, sup: Supervisor, inbox_id: int, state: str, text: str,
@@ -97,33 +104,37 @@ async def route_signal(sup: Supervisor, inbox_id: int | None, sig: Signal) -> No
 
 # -- entries (signal, the entry half of reverse, promoted queue entries) ----------------------
 async def execute_entry(sup: Supervisor, sig: Signal, inbox_id: int | None, *,
-                        promoted: bool = False, forced: bool = False) -> int | None:
-    """Open a group, add a pyramid, or queue. Returns the queue entry id when queued."""
+                        promoted: bool = False, forced: bool = False,
+                        taken: Staged | None = None) -> int | None:
+    """Open a group, add a pyramid, or queue. Returns the queue entry id when queued.
+
+    ``taken``: the staged removal of the queue entry being promoted; every way out writes it
+    together with the signal's outcome (one transaction), so a crash keeps the entry queued."""
     key = key_of(sup, sig)
     if key in sup.failed_keys:
         await outcome(sup, inbox_id, "rejected", f"refused: the group of {sig.symbol} "
                       f"{sig.timeframe} failed; new entries wait for the next start",
-                      logging.ERROR, sig)
+                      logging.ERROR, sig, taken=taken)
         return None
     slot = sup.live(key)
     grid = slot.grid if slot is not None else sup.grid_for(key)
     if slot is not None and slot.state.side != sig.side:
-        return await enqueue(sup, sig, inbox_id, "opposite_side", grid)
+        return await enqueue(sup, sig, inbox_id, "opposite_side", grid, taken)
     if slot is not None and slot.state.status == "closing":
-        return await enqueue(sup, sig, inbox_id, "group_closing", grid)
+        return await enqueue(sup, sig, inbox_id, "group_closing", grid, taken)
     if sup.paused:
-        return await enqueue(sup, sig, inbox_id, "engine_paused", grid)
+        return await enqueue(sup, sig, inbox_id, "engine_paused", grid, taken)
     if slot is not None and not promoted and _duplicate(slot.state, sig):
-        await outcome(sup, inbox_id, "duplicate", "duplicate entry signal", sig=sig)
+        await outcome(sup, inbox_id, "duplicate", "duplicate entry signal", sig=sig, taken=taken)
         return None
     resolved = sup.precision.resolve(sig.symbol, mode=sig.precision_mode)
     if isinstance(resolved, MetadataMissing):
         known = sup.precision.all_rules()
         if known and sig.symbol not in known:
             await outcome(sup, inbox_id, "rejected", f"rejected: unknown symbol {sig.symbol} on "
-                          f"{sup.exchange}", logging.WARNING, sig)
+                          f"{sup.exchange}", logging.WARNING, sig, taken=taken)
             return None
-        return await enqueue(sup, sig, inbox_id, "precision_missing", grid)
+        return await enqueue(sup, sig, inbox_id, "precision_missing", grid, taken)
     if resolved.warning:
         logging.getLogger("engine.precision").warning(resolved.warning, extra={
             "event": "precision_fallback", "symbol": sig.symbol})
@@ -131,13 +142,13 @@ async def execute_entry(sup: Supervisor, sig: Signal, inbox_id: int | None, *,
         await slot.actor.send(AddPyramid(plan=_replacement(slot)))  # may reset the risk timer
         await outcome(sup, inbox_id, "processed", f"ignored: group {slot.group_id} is full "
                       f"({slot.state.pyramid_count}/{slot.state.config.max_pyramids} pyramids)",
-                      sig=sig)
+                      sig=sig, taken=taken)
         return None
     index = next_pyramid_index(slot.state) if slot is not None else 0
     if index > 9 and slot is not None:  # rolled-back pyramids used up the ten indexes
         await slot.actor.send(AddPyramid(plan=_replacement(slot)))  # PyramidIgnored, logged
         await outcome(sup, inbox_id, "processed", f"ignored: group {slot.group_id} has no "
-                      "pyramid index left", logging.WARNING, sig)
+                      "pyramid index left", logging.WARNING, sig, taken=taken)
         return None
     if index >= grid.max_pyramids_per_group:  # past rolled-back indexes: still a pyramid
         grid = msgspec.structs.replace(grid, max_pyramids_per_group=10)
@@ -148,20 +159,21 @@ async def execute_entry(sup: Supervisor, sig: Signal, inbox_id: int | None, *,
             f"signal rejected: {plan.reason}", extra={
                 "event": "ladder_rejected", "symbol": sig.symbol, "timeframe": sig.timeframe,
                 "data": {"problems": msgspec.to_builtins(plan.problems, enc_hook=str)}})
-        await outcome(sup, inbox_id, "rejected", f"rejected: {plan.reason}", logging.WARNING, sig)
+        await outcome(sup, inbox_id, "rejected", f"rejected: {plan.reason}", logging.WARNING,
+                      sig, taken=taken)
         return None
     pool = sup.config.execution_pool
     k = slots_needed(new_group=slot is None, entry_legs=len(ladder_for_pyramid(grid, index)),
                      count_pyramids_toward_pool=pool.count_pyramids_toward_pool,
                      count_dca_toward_pool=pool.count_dca_toward_pool)
     if not forced and not fits(sup.used(), k, pool.max_open_groups):
-        return await enqueue(sup, sig, inbox_id, "pool_full", grid)
+        return await enqueue(sup, sig, inbox_id, "pool_full", grid, taken)
     if slot is not None:
         await slot.actor.send(AddPyramid(plan=group_plan(plan, sig, grid)))
         await outcome(sup, inbox_id, "processed",
-                      f"pyramid {index} sent to group {slot.group_id}", sig=sig)
+                      f"pyramid {index} sent to group {slot.group_id}", sig=sig, taken=taken)
         return None
-    await create_group(sup, sig, inbox_id, plan, grid, resolved.rules)
+    await create_group(sup, sig, inbox_id, plan, grid, resolved.rules, taken)
     return None
 
 
@@ -254,9 +266,11 @@ def _fallback(sup: Supervisor, symbol: str) -> MarketRules:
 
 
 async def create_group(sup: Supervisor, sig: Signal, inbox_id: int | None, plan: LadderPlan,
-                       grid: GridSettings, rules: MarketRules) -> None:
+                       grid: GridSettings, rules: MarketRules,
+                       taken: Staged | None = None) -> None:
     """One transaction: the group row (its id), pyramid 0 recorded with every leg ``pending``,
-    the inbox outcome. Then the actor starts and sends the ladder."""
+    the inbox outcome, the promoted queue entry's removal. Then the actor starts and sends
+    the ladder."""
     now = sup.clock_ms()
     key = key_of(sup, sig)
     ctx = group_context(sup, sig.symbol, rules)
@@ -274,9 +288,13 @@ async def create_group(sup: Supervisor, sig: Signal, inbox_id: int | None, plan:
                      (_json.encode(sig).decode(), inbox_id, gid))
         if inbox_id is not None:
             _mark(conn, sup, inbox_id, "processed", f"group {gid} opened", now)
+        if taken is not None:
+            taken.write(conn)
         return step
 
     step = await sup.store.write(write)
+    if taken is not None:
+        taken.adopt()
     gid = step.state.group_id
     log.info(f"group {gid} opened: {sig.symbol} {sig.timeframe} {sig.side}", extra={
         "event": "group_opened", "group_id": gid, "symbol": sig.symbol,
@@ -286,11 +304,14 @@ async def create_group(sup: Supervisor, sig: Signal, inbox_id: int | None, plan:
 
 
 async def enqueue(sup: Supervisor, sig: Signal, inbox_id: int | None, reason: QueueReason,
-                  grid: GridSettings) -> int | None:
+                  grid: GridSettings, taken: Staged | None = None) -> int | None:
+    """Queue the signal; a promoted entry that cannot run goes back as a new entry in the same
+    commit as its removal (``taken``)."""
     key = key_of(sup, sig)
     ref, notional = _notional(sup, sig, grid, None)
     if notional is None:
-        await outcome(sup, inbox_id, "rejected", f"rejected: {NO_SIZE}", logging.WARNING, sig)
+        await outcome(sup, inbox_id, "rejected", f"rejected: {NO_SIZE}", logging.WARNING, sig,
+                      taken=taken)
         return None
     levels = ladder_for_pyramid(grid, 0)
     queued = QueuedSignal(
@@ -305,7 +326,7 @@ async def enqueue(sup: Supervisor, sig: Signal, inbox_id: int | None, reason: Qu
     step = await sup.queue.enqueue(
         queued, reason=reason, live_side=None if live is None else live.state.side,
         replace=sup.config.waiting_rule.queue_replace_same_symbol,
-        limit=sup.config.execution_pool.queue_limit)
+        limit=sup.config.execution_pool.queue_limit, after=taken)
     entry_id = None
     for ev in step.events:
         kind = type(ev).__name__

@@ -3,11 +3,12 @@ the queue restored from its table at start."""
 
 from decimal import Decimal as D
 
+import pytest
 import trio
 
 from actors.queue_actor import QueueActor, decode_payload, encode_payload
 from actors.store import Store
-from engine.queue import QueuedSignal
+from engine.queue import PoolView, QueuedSignal
 from tests.actors.engine_kit import HOUR_MS, START_MS, signal
 
 
@@ -79,5 +80,39 @@ async def test_queue_limit_and_same_candle_duplicates_change_nothing(tmp_path, a
         assert [type(e).__name__ for e in full.events + dup.events] == \
             ["QueueFullRejected", "DuplicateIgnored"]
         assert len(store.query("SELECT id FROM queue_entries")) == 1
+
+    await _with_queue(tmp_path, body)
+
+
+async def test_a_staged_promotion_reaches_the_disk_only_with_its_callers_write(tmp_path,
+                                                                            autojump_clock):
+    """The removal of a promoted entry is written in the transaction of what the promotion
+    did; a crash before that transaction keeps the entry queued (no lost signal)."""
+    pool = PoolView(used=0, max_open_groups=1, symbols_with_rules=frozenset({"LTCUSDT"}))
+
+    def ids(store):
+        return [r["id"] for r in store.query("SELECT id FROM queue_entries ORDER BY id")]
+
+    async def body(store, actor):
+        await actor.enqueue(queued(), reason="pool_full", live_side=None, replace=True, limit=0)
+        _, taken, promotion = await actor.plan_promote_one(1, pool=pool, forced=False)
+        assert promotion is not None and taken is not None
+        assert ids(store) == [1] and [e.id for e in actor.entries] == [1]  # nothing yet
+
+        def crashed(conn):
+            taken.write(conn)
+            raise RuntimeError("killed before the commit")
+
+        with pytest.raises(RuntimeError):
+            await store.write(crashed)
+        assert ids(store) == [1] and [e.id for e in actor.entries] == [1]
+        await actor.enqueue(queued(ts=START_MS + HOUR_MS), reason="pool_full", live_side=None,
+                            replace=False, limit=0, after=taken)  # back in the same commit
+        assert ids(store) == [2] and [e.id for e in actor.entries] == [2]
+        kinds = [r["kind"] for r in store.query("SELECT kind FROM journal WHERE actor = "
+                                                "'queue' ORDER BY seq")]
+        assert kinds == ["EntryQueued", "EntryPromoted", "EntryQueued"]
+        _, refused, none = await actor.plan_promote_one(9, pool=pool, forced=False)
+        assert refused is None and none is None
 
     await _with_queue(tmp_path, body)

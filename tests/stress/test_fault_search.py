@@ -66,12 +66,25 @@ def test_an_emulator_seed_runs_clean(tmp_path):
     assert runs[0]["clean"], report(runs)
 
 
+# Seeds that found engine bugs, now fixed: each replays the scenario that exposed the bug.
+FIXED = [
+    ("30", "20", "a promoted queue entry was removed in one transaction and executed in "
+                 "another: a crash in between lost the accepted signal"),
+    ("110", "40", "the same lost promotion, at another kill point"),
+]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("seed,steps,bug", FIXED, ids=[k[0] for k in FIXED])
+def test_seeds_that_found_fixed_bugs_run_clean(tmp_path, seed, steps, bug):
+    runs = sweep(tmp_path, "--seed", seed, "--steps", steps)
+    assert runs[0]["clean"], f"{bug}\n{report(runs)}"
+
+
 # Seeds that found engine bugs (see the report of helper S2); each still replays the bug.
 KNOWN = [
     ("1", "20", "reconciler: a cancel requested before a crash is not resent when the order's "
                 "exchange state moved on meanwhile (SyncOrder) — the group stays closing"),
-    ("30", "20", "a promoted queue entry is removed in one transaction and executed in "
-                 "another: a crash in between loses the accepted signal"),
     ("19", "120", "two AddPyramid with the same index (the supervisor plans from the actor's "
                   "lagging state): the group actor crashes"),
 ]
