@@ -173,9 +173,12 @@ class PaperExchange:
     def stream(self, symbols: list[str]) -> PaperSubscription:
         """Order updates of every symbol and prices of ``symbols`` (empty = all), starting with
         a catch-up: the open orders' states, then the last known prices."""
-        sub = PaperSubscription(symbols, limit=self._stream_limit,
+        resting = self.book.open_orders()
+        # the catch-up does not count against the backlog limit: with more open orders than
+        # the limit, every new subscription would be cut off at once, resubscribe, and again
+        sub = PaperSubscription(symbols, limit=self._stream_limit + len(resting),
                                 on_close=self._subscribers.discard)
-        for order in self.book.open_orders():
+        for order in resting:
             sub.offer_order(OrderUpdate(order=order_state(order)))
         for symbol, price in sorted(self.book.prices.items()):
             sub.offer_price(PriceUpdate(symbol=symbol, price=price,
