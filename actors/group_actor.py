@@ -32,8 +32,9 @@ import trio
 
 from actors import group_projection as projection
 from actors.store import Store
-from engine.group import GroupContext, GroupState, decide
+from engine.group import GroupContext, GroupState, decide, next_pyramid_index
 from engine.group.messages import (
+    AddPyramid,
     CancelOrder,
     GroupInput,
     PlaceOrder,
@@ -88,6 +89,9 @@ class GroupActor:
         self._on_events = on_events  # R5: the risk actor hears every recorded step (never blocks)
         self._send, self._receive = trio.open_memory_channel[GroupInput](INBOX_SIZE)
         self._sub: Subscription | None = None
+        # AddPyramid sent but not yet decided: while any waits, ``state`` lags the plans sent
+        self._adds_waiting = 0
+        self._last_sent: AddPyramid | None = None
 
     # -- the door -----------------------------------------------------------------------
     def deliver(self, msg: GroupInput) -> None:
@@ -96,7 +100,28 @@ class GroupActor:
 
     async def send(self, msg: GroupInput) -> None:
         """Commands down are awaited (supervisor, risk actor): a full inbox is backpressure."""
+        if isinstance(msg, AddPyramid):
+            self._adds_waiting += 1
+            self._last_sent = msg
         await self._send.send(msg)
+
+    def next_pyramid_index(self) -> int:
+        """The index the sender's next pyramid plan must carry. The state's next index once
+        every AddPyramid sent was decided; while one still waits in the inbox, the one after
+        it (planning from the lagging state would send the same index twice). The reducer
+        still checks it."""
+        index = next_pyramid_index(self.state)
+        if self._adds_waiting and self._last_sent is not None:
+            index = max(index, self._last_sent.plan.index + 1)
+        return index
+
+    def latest_signal_ts(self) -> int | None:
+        """The newest accepted entry's signal time, counting a pyramid sent but not decided
+        yet (the same-candle duplicate check of SPEC 2.6)."""
+        times = [p.signal_ts_ms for p in self.state.pyramids if p.state == "active"]
+        if self._adds_waiting and self._last_sent is not None:
+            times.append(self._last_sent.plan.signal_ts_ms)
+        return max(times, default=None)
 
     @property
     def ended(self) -> bool:
@@ -138,17 +163,25 @@ class GroupActor:
             await self.handle(Tick())
 
     async def handle(self, msg: GroupInput) -> Step:
+        step, recorded = await self._decide_and_record(msg)
+        if isinstance(msg, AddPyramid):
+            self._adds_waiting -= 1  # decided and current: the state no longer lags it
+        if recorded:
+            await self._act(step)
+        return step
+
+    async def _decide_and_record(self, msg: GroupInput) -> tuple[Step, bool]:
         if self.ended and isinstance(msg, (Tick, PriceChanged)):
-            return Step(state=self.state)  # an ended group only books late trades
+            return Step(state=self.state), False  # an ended group only books late trades
         if isinstance(msg, PriceChanged) and self._sub is not None:
             newest = self._sub.take()  # coalesced: act on the newest price, clear the flag
             if newest is None:
-                return Step(state=self.state)
+                return Step(state=self.state), False
             msg = PriceChanged(price=newest)
         now = self._clock_ms()
         step = decide(self.state, msg, now, self._context(self.state))
         if step.state == self.state and not step.events and not step.commands:
-            return step  # nothing to record (an idle tick, a price that changed nothing)
+            return step, False  # nothing to record (an idle tick, a price that changed nothing)
         before = self.state
         trade = msg if isinstance(msg, TradeFilled) else None
 
@@ -160,8 +193,7 @@ class GroupActor:
         self.state = step.state
         _log_events(step)
         self._on_events(self.state, step.events)  # R5: RiskCloseOutcome, closes, fills
-        await self._act(step)
-        return step
+        return step, True
 
     async def _act(self, step: Step) -> None:
         for cmd in step.commands:

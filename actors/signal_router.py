@@ -23,7 +23,7 @@ import msgspec
 from actors import group_projection as projection
 from actors import inbox as inbox_rows
 from actors.queue_actor import Staged, decode_payload, encode_payload
-from engine.group import GridSnapshot, GroupContext, next_pyramid_index, open_group
+from engine.group import GridSnapshot, GroupContext, open_group
 from engine.group.messages import AddPyramid, CloseGroup, PlannedLeg, PyramidPlan, Reduce
 from engine.grid_settings import GridSettings, ladder_for_pyramid
 from engine.ladder import (
@@ -124,7 +124,7 @@ async def execute_entry(sup: Supervisor, sig: Signal, inbox_id: int | None, *,
         return await enqueue(sup, sig, inbox_id, "group_closing", grid, taken)
     if sup.paused:
         return await enqueue(sup, sig, inbox_id, "engine_paused", grid, taken)
-    if slot is not None and not promoted and _duplicate(slot.state, sig):
+    if slot is not None and not promoted and _duplicate(slot, sig):
         await outcome(sup, inbox_id, "duplicate", "duplicate entry signal", sig=sig, taken=taken)
         return None
     resolved = sup.precision.resolve(sig.symbol, mode=sig.precision_mode)
@@ -144,7 +144,7 @@ async def execute_entry(sup: Supervisor, sig: Signal, inbox_id: int | None, *,
                       f"({slot.state.pyramid_count}/{slot.state.config.max_pyramids} pyramids)",
                       sig=sig, taken=taken)
         return None
-    index = next_pyramid_index(slot.state) if slot is not None else 0
+    index = slot.actor.next_pyramid_index() if slot is not None else 0
     if index > 9 and slot is not None:  # rolled-back pyramids used up the ten indexes
         await slot.actor.send(AddPyramid(plan=_replacement(slot)))  # PyramidIgnored, logged
         await outcome(sup, inbox_id, "processed", f"ignored: group {slot.group_id} has no "
@@ -177,9 +177,10 @@ async def execute_entry(sup: Supervisor, sig: Signal, inbox_id: int | None, *,
     return None
 
 
-def _duplicate(state, sig: Signal) -> bool:
-    """SPEC 2.6: same or earlier candle than the group's latest accepted entry."""
-    latest = max((p.signal_ts_ms for p in state.pyramids if p.state == "active"), default=None)
+def _duplicate(slot: Slot, sig: Signal) -> bool:
+    """SPEC 2.6: same or earlier candle than the group's latest accepted entry (one sent to
+    the actor and not decided yet included)."""
+    latest = slot.actor.latest_signal_ts()
     return latest is not None and is_stale_or_same_candle(latest, sig.timestamp_ms,
                                                           sig.timeframe)
 
@@ -191,7 +192,7 @@ def _replacement(slot: Slot) -> PyramidPlan:
                             weight_percent=g.weight_percent, tp_percent=g.tp_percent,
                             price=g.planned_price, qty=g.planned_qty)
                  for g in slot.state.legs if g.pyramid == last.index)
-    return PyramidPlan(index=next_pyramid_index(slot.state), reference_price=last.reference_price,
+    return PyramidPlan(index=slot.actor.next_pyramid_index(), reference_price=last.reference_price,
                        notional=last.notional, signal_ts_ms=last.signal_ts_ms, legs=legs)
 
 

@@ -7,7 +7,7 @@ import msgspec
 
 from engine.group.messages import TradeFilled
 from engine.group.state import OrderRef
-from engine.messages import ConfigChanged
+from engine.messages import ConfigChanged, SignalAccepted
 from tests.actors.engine_kit import HOUR_MS, START_MS, config, running, signal
 
 
@@ -228,3 +228,25 @@ async def test_reverse_to_short_on_spot_runs_the_exit_only(tmp_path, autojump_cl
         rev = await kit.send(signal("reverse", side="short", ts_ms=START_MS + HOUR_MS))
         assert [g["status"] for g in kit.groups()] == ["closed"]
         assert "short entry ignored" in kit.inbox_row(rev)["outcome"]
+
+
+async def test_pyramids_sent_faster_than_the_actor_decides_get_their_own_indexes(
+        tmp_path, autojump_clock):
+    """The supervisor plans the next pyramid while the previous AddPyramid still waits in the
+    actor's inbox (its state lags): the index must follow the one sent, not the state — and
+    a same-candle repeat of the waiting one is a duplicate."""
+    async with running(tmp_path / "e.db") as kit:
+        await kit.send(signal())
+        ids = []
+        for n, ts in enumerate((START_MS + HOUR_MS, START_MS + 2 * HOUR_MS,
+                                START_MS + 2 * HOUR_MS + 60_000)):
+            sig = signal(ts_ms=ts, entry_price=str(99 - n))
+            _, inbox_id = await kit.inbox.accept(sig, "{}", "127.0.0.1", kit.clock.now_ms())
+            kit.sup.inbox.send_nowait(SignalAccepted(inbox_id=inbox_id, received_ms=0,
+                                                     source_ip=None, signal=sig))
+            ids.append(inbox_id)
+        await kit.settle()
+        assert not kit.sup.failed_keys
+        assert [kit.inbox_row(i)["outcome"] for i in ids] == [
+            "pyramid 1 sent to group 1", "pyramid 2 sent to group 1", "duplicate entry signal"]
+        assert kit.groups()[0]["pyramid_count"] == 3

@@ -71,6 +71,10 @@ FIXED = [
     ("30", "20", "a promoted queue entry was removed in one transaction and executed in "
                  "another: a crash in between lost the accepted signal"),
     ("110", "40", "the same lost promotion, at another kill point"),
+    # after the fix above this seed no longer reaches the lagging-index path; the supervisor
+    # test of pyramids sent faster than the actor decides holds that bug
+    ("19", "120", "two AddPyramid with the same index (the supervisor planned from the "
+                  "actor's lagging state): the group actor crashed"),
 ]
 
 
@@ -85,8 +89,6 @@ def test_seeds_that_found_fixed_bugs_run_clean(tmp_path, seed, steps, bug):
 KNOWN = [
     ("1", "20", "reconciler: a cancel requested before a crash is not resent when the order's "
                 "exchange state moved on meanwhile (SyncOrder) — the group stays closing"),
-    ("19", "120", "two AddPyramid with the same index (the supervisor plans from the actor's "
-                  "lagging state): the group actor crashes"),
 ]
 
 
