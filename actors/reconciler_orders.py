@@ -119,14 +119,24 @@ class OrderActions:
         """What a group held in flight whose outcome the crash cut off between the exchange,
         the record and the group: an acknowledgement never delivered (told by the stream
         only), an end recorded but never booked by the group, a cancel asked for but never
-        sent. Returns (outcomes delivered, cancels sent again)."""
+        sent. Ids in ``handled`` had their outcome delivered by the diff already; only a cancel
+        they still owe is sent. Returns (outcomes delivered, cancels sent again)."""
         synced = cancels = 0
         live = self._live()
         for cid, (gid, rec) in held.items():
             g = live.get(gid)
-            if cid in handled or g is None or not any(o.ref == rec.ref for o in g.state.orders):
+            if g is None or not any(o.ref == rec.ref for o in g.state.orders):
                 continue
             ex = states.get(cid)
+            if cid in handled:
+                # e.g. partly filled while we were down (a SyncOrder): still resting, and the
+                # group asked for its cancel before the crash — without it the close waits
+                if (ex is not None and ex.status not in FINAL
+                        and rec.cancel == "requested"):
+                    await self.gateway.cancel(CancelOrder(group_id=gid, ref=rec.ref,
+                                                          symbol=g.state.symbol))
+                    cancels += 1
+                continue
             if ex is None:  # finished in our record: the group gets the recorded end
                 row = self.store.query("SELECT state FROM orders WHERE client_order_id = ?",
                                        (cid,))

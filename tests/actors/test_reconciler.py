@@ -333,3 +333,30 @@ async def test_periodic_pass_resolves_an_order_still_missing_one_period_later(tm
         assert (leg.entry_state, leg.open_qty, leg.tp_state) == ("filled", D("2"), "placed")
         assert ("sell", "101", "2") in kit.open_orders()
         assert (await rec.periodic()).flagged == 0
+
+
+async def test_a_cancel_lost_in_a_crash_is_sent_again_for_an_order_partly_filled_meanwhile(
+        tmp_path, autojump_clock):
+    """The group asked to cancel its entries, the cancels were lost with the process, and two
+    of the entries were partly filled while no engine ran: the diff syncs them (their outcome
+    delivered) and their cancels are still owed — the close completes."""
+    db = tmp_path / "e.db"
+    async with engine(db, wrap=HangingCancels) as kit:
+        await kit.send(signal())
+        await kit.send(signal("exit", ts_ms=START_MS + HOUR_MS))  # cancels never answer
+        assert state(kit).status == "closing" and len(kit.open_orders()) == 5
+    store = Store.open(db)
+    try:  # while down: DCA0 (100) and DCA1 (99.5) are half filled
+        paper = PaperExchange(db=store, config=paper_config(partial_fill_ratio=D("0.5")),
+                              clock_ms=lambda: START_MS + 2 * HOUR_MS)
+        await paper.push_price(SYMBOL, D("99.4"))
+        partly = [o for o in paper.state()["orders"] if o["status"] == "partially_filled"]
+        assert len(partly) == 2
+    finally:
+        store.close()
+    async with engine(db) as kit:  # back at 100.5: nothing fills further
+        r = report(kit)
+        assert (r["synced"], r["cancels_resent"]) == (2, 5)
+        await kit.settle(5)
+        assert kit.open_orders() == []
+        assert kit.groups()[0]["status"] == "closed"

@@ -3,7 +3,7 @@
 A bounded sweep: 10 paper seeds × 40 steps in virtual time and one emulator seed (real HTTP
 faults through the ccxt adapter), each run in a child process with ``PYTHONHASHSEED=0`` exactly
 as the printed replay command runs it. Seeds that exposed engine bugs are kept as regression
-runs (xfail until fixed). Plus the checker itself: generated scenarios are reproducible and the
+runs. Plus the checker itself: generated scenarios are reproducible and the
 invariants do catch planted violations, so a clean sweep means something.
 """
 
@@ -75,27 +75,15 @@ FIXED = [
     # test of pyramids sent faster than the actor decides holds that bug
     ("19", "120", "two AddPyramid with the same index (the supervisor planned from the "
                   "actor's lagging state): the group actor crashed"),
+    ("1", "20", "reconciler: a cancel requested before a crash was not resent when the "
+                "order's exchange state moved on meanwhile (SyncOrder): the group stayed "
+                "closing"),
 ]
 
 
 @pytest.mark.slow
 @pytest.mark.parametrize("seed,steps,bug", FIXED, ids=[k[0] for k in FIXED])
 def test_seeds_that_found_fixed_bugs_run_clean(tmp_path, seed, steps, bug):
-    runs = sweep(tmp_path, "--seed", seed, "--steps", steps)
-    assert runs[0]["clean"], f"{bug}\n{report(runs)}"
-
-
-# Seeds that found engine bugs (see the report of helper S2); each still replays the bug.
-KNOWN = [
-    ("1", "20", "reconciler: a cancel requested before a crash is not resent when the order's "
-                "exchange state moved on meanwhile (SyncOrder) — the group stays closing"),
-]
-
-
-@pytest.mark.slow
-@pytest.mark.parametrize("seed,steps,bug", KNOWN, ids=[k[0] for k in KNOWN])
-@pytest.mark.xfail(reason="an engine bug found by the fault search, not fixed yet", strict=False)
-def test_seeds_that_found_bugs(tmp_path, seed, steps, bug):
     runs = sweep(tmp_path, "--seed", seed, "--steps", steps)
     assert runs[0]["clean"], f"{bug}\n{report(runs)}"
 
