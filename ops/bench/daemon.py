@@ -208,7 +208,10 @@ class WebhookClient:
 
     def __init__(self, port: int):
         self.port = port
-        self.sock = socket.create_connection(("127.0.0.1", port), timeout=30)
+        self._connect()
+
+    def _connect(self) -> None:
+        self.sock = socket.create_connection(("127.0.0.1", self.port), timeout=30)
         self.sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
         self.buffer = b""
 
@@ -218,7 +221,16 @@ class WebhookClient:
                 ).encode() + payload
 
     def send(self, raw: bytes) -> tuple[int, dict]:
-        self.sock.sendall(raw)
+        try:
+            self.sock.sendall(raw)
+            self._fill()
+        except (ConnectionError, BrokenPipeError):
+            # hypercorn closes a keep-alive connection after 1,000 requests: that request was
+            # never read, so sending it again on a new connection is safe
+            self.sock.close()
+            self._connect()
+            self.sock.sendall(raw)
+            self._fill()
         while b"\r\n\r\n" not in self.buffer:
             self._fill()
         head, _, rest = self.buffer.partition(b"\r\n\r\n")
