@@ -243,7 +243,7 @@ async def run_core(*, config: Config, store: Store, handle: Any, secrets: Any,
                 handle.core = core
                 handle.views.set_source("risk", core.risk.status_source)  # R5: Panel C
                 handle.hub.set_builder("risk", core.risk.panel)
-                handle.status = "running"
+                handle.status = "paused" if core.supervisor.paused else "running"
             log.info("engine core running", extra={"event": "core_running", "data": {
                 "groups": len(core.supervisor.groups), "queued": len(core.queue.entries)}})
             task_status.started(core)

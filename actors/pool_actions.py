@@ -23,6 +23,8 @@ from actors.queue_actor import Staged, decode_payload
 from engine.group.messages import CloseGroup
 from engine.queue import QueueEntry, plan_promotion
 
+PAUSED_KEY = "paused"  # meta key: an operator pause survives a restart
+
 if TYPE_CHECKING:
     from actors.supervisor import Supervisor
 
@@ -110,9 +112,14 @@ async def admin(sup: Supervisor, op: str, **args) -> AdminResult:
             paused = op == "pause"
             if sup.paused == paused:
                 return AdminResult(ok=True, message=f"already {'paused' if paused else 'running'}")
-            await sup.store.write(lambda conn: sup.store.journal(
-                conn, actor="supervisor", kind="EnginePaused" if paused else "EngineResumed",
-                key=None, body={"user": user}))
+            def record(conn) -> None:
+                sup.store.journal(conn, actor="supervisor",
+                                  kind="EnginePaused" if paused else "EngineResumed",
+                                  key=None, body={"user": user})
+                # an operator's pause survives a restart: a crash must not resume trading
+                sup.store.meta_set(PAUSED_KEY, "1" if paused else "0", conn=conn)
+
+            await sup.store.write(record)
             sup.set_paused(paused)
             log.info(f"engine {'paused' if paused else 'resumed'} by {user}", extra={
                 "event": "engine_paused" if paused else "engine_resumed", "data": {"user": user}})

@@ -32,7 +32,7 @@ import trio
 
 from actors import pool_actions
 from actors import signal_router as router
-from actors.pool_actions import AdminResult
+from actors.pool_actions import PAUSED_KEY, AdminResult
 from actors.group_actor import GroupActor, SlotReleased
 from actors.group_projection import load_live_states
 from actors.queue_actor import QueueActor
@@ -147,7 +147,10 @@ class Supervisor:
                 await self._handle(msg)
 
     def begin_trading(self) -> None:
-        """After start-up reconciliation (SPEC 8.5 step 7): signals and promotions may run."""
+        """After start-up reconciliation (SPEC 8.5 step 7): signals and promotions may run —
+        unless an operator paused the engine before it stopped (the pause is kept)."""
+        if self.store.meta_get(PAUSED_KEY) == "1":
+            self.set_paused(True)
         self.trading = True
         self.poke("start")
 

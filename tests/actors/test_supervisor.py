@@ -250,3 +250,19 @@ async def test_pyramids_sent_faster_than_the_actor_decides_get_their_own_indexes
         assert [kit.inbox_row(i)["outcome"] for i in ids] == [
             "pyramid 1 sent to group 1", "pyramid 2 sent to group 1", "duplicate entry signal"]
         assert kit.groups()[0]["pyramid_count"] == 3
+
+
+async def test_an_operator_pause_survives_a_restart(tmp_path, autojump_clock):
+    """A crash or restart must not silently resume trading that an operator paused."""
+    db = tmp_path / "e.db"
+    async with running(db) as kit:
+        assert (await kit.core.pause(user="admin")).ok
+    async with running(db) as kit:
+        assert kit.core.supervisor.paused
+        queued = await kit.send(signal())
+        assert kit.inbox_row(queued) == {"state": "queued", "outcome": "queued: engine_paused"}
+        assert (await kit.core.resume(user="admin")).ok
+    async with running(db) as kit:
+        assert not kit.core.supervisor.paused
+        await kit.settle()
+        assert kit.queue() == [] and kit.groups()[0]["status"] in ("live", "partially_filled")
