@@ -12,36 +12,18 @@ from collections.abc import Callable
 from decimal import Decimal
 
 from engine.ladder import GridSettings, PyramidPlan, plan_pyramid, pyramid_notional
+from actors.exchange.factory import BUNDLED_MARKETS
+from engine.markets import load_exchange_info, rules_from_binance_exchange_info
 from engine.signals import parse_webhook
-from engine.types import Level, MarketRules
+from engine.types import Level
 
 D = Decimal
 PYRAMIDS = 5
 REPEATS = 200
 
-# BTCUSDT as published in the bundled Binance exchange info
-BTCUSDT = MarketRules(
-    symbol="BTCUSDT",
-    ccxt_symbol="BTC/USDT",
-    base="BTC",
-    quote="USDT",
-    tick_size=D("0.01"),
-    step_size=D("0.00001"),
-    min_qty=D("0.00001"),
-    max_qty=D("9000"),
-    market_step_size=D("0"),
-    market_min_qty=D("0"),
-    market_max_qty=D("128.52621715"),
-    min_notional=D("5"),
-    max_notional=D("9000000"),
-    min_price=D("0.01"),
-    max_price=D("1000000"),
-    bid_multiplier_up=D("5"),
-    bid_multiplier_down=D("0.2"),
-    ask_multiplier_up=D("5"),
-    ask_multiplier_down=D("0.2"),
-    max_num_orders=200,
-)
+# BTCUSDT's real filters, read from the Binance exchange info bundled with the paper exchange
+BTCUSDT = rules_from_binance_exchange_info(
+    load_exchange_info(BUNDLED_MARKETS.read_bytes()), fetched_at_ms=0)["BTCUSDT"]
 
 SEVEN_LEGS = tuple(
     Level(gap_percent=D(g), weight_percent=D(w), tp_percent=D(t))
