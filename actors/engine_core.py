@@ -69,7 +69,7 @@ class EngineCore:
             config=config, store=store, instance=self.instance, gateway=self.gateway_send,
             market=self.market, precision=self.precision, queue=self.queue,
             clock_ms=clock.now_ms, on_status=set_status, on_symbols=self._watch,
-            on_change=on_change)
+            on_change=on_change, free_balance=self.free_balance)
         # R5: the Risk Engine (SPEC 7) hears every group step and closes through the registry
         self.risk = RiskActor(store=store, supervisor=self.supervisor, market=self.market,
                               clock_ms=clock.now_ms, on_change=lambda: on_change("risk"))
@@ -77,6 +77,9 @@ class EngineCore:
         self.gateway = OrderGateway(
             port=port, store=store, instance=self.instance, deliver=self.supervisor.deliver,
             clock_ms=clock.now_ms, on_invalid_order=self.precision.request_refresh)
+
+    async def free_balance(self, asset: str) -> Decimal | None:
+        return await _read_free_balance(self.port, asset)
 
     def _watch(self, symbols: set[str]) -> None:
         # The paper exchange streams every symbol in-process (an empty set): a resubscription
@@ -167,6 +170,18 @@ async def _until_reconciled(reconcile, core: EngineCore) -> None:
                 "event": "reconcile_retry", "data": {"error": str(e), "retry_in_s": delay}})
             await trio.sleep(delay)
             delay = min(delay * 2, 30.0)
+
+
+async def _read_free_balance(port: ExchangePort, asset: str) -> Decimal | None:
+    """The free balance of ``asset`` now; None when the exchange cannot say (logged)."""
+    try:
+        balances = await port.fetch_balances()
+    except ExchangeError as e:
+        log.warning(f"free {asset} balance unknown: {e}", extra={
+            "event": "balance_unavailable", "data": {"asset": asset, "error": str(e)}})
+        return None
+    held = balances.get(asset)
+    return held.free if held is not None else Decimal(0)
 
 
 async def _inbox_worker(supervisor: Supervisor, pending: list[SignalAccepted],

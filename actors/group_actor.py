@@ -7,6 +7,9 @@ Receives (its inbox, ``deliver`` = send_nowait): the inputs of ``engine.group.me
 ``OrderAccepted`` / ``OrderRejected`` / ``TradeFilled`` / ``OrderEnded`` from the gateway,
 ``PriceChanged`` from market data (at most one pending; the newest price is read with
 ``take()``), ``RiskClose`` from the risk actor; and a ``Tick`` every second of engine time.
+Asks the exchange (``free_balance``) for the free base balance when a step would send a full
+close's selling order on spot: that order is capped at it (SPEC 4.7 step 3), so the balance is
+read after the close's own cancellations ended, never from a stale copy.
 Sends: ``PlaceOrder`` / ``CancelOrder`` into the gateway inbox (awaited: backpressure);
 ``SlotReleased`` to the supervisor inbox (send_nowait, never blocks) when the group is Closed or
 Failed; every new state to ``on_state`` (the coalesced snapshot for the UI/API).
@@ -23,7 +26,7 @@ state becomes current → commands are performed → the snapshot is published.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Protocol
 
@@ -67,6 +70,7 @@ class Subscription(Protocol):
 
 
 ContextFor = Callable[[GroupState], GroupContext]
+FreeBalance = Callable[[str], Awaitable[Decimal | None]]  # asset -> free quantity (None: unknown)
 
 
 class GroupActor:
@@ -75,7 +79,8 @@ class GroupActor:
                  context: ContextFor, clock_ms: Callable[[], int],
                  subscribe: Callable[[str, Callable[[PriceChanged], None]], Subscription] | None
                  = None, on_state: Callable[[GroupState], None] = lambda s: None,
-                 on_events: Callable[[GroupState, tuple], None] = lambda s, e: None):
+                 on_events: Callable[[GroupState, tuple], None] = lambda s, e: None,
+                 free_balance: FreeBalance | None = None):
         self.state = state
         self.group_id = state.group_id
         self._store = store
@@ -87,6 +92,7 @@ class GroupActor:
         self._subscribe = subscribe
         self._on_state = on_state
         self._on_events = on_events  # R5: the risk actor hears every recorded step (never blocks)
+        self._free_balance = free_balance
         self._send, self._receive = trio.open_memory_channel[GroupInput](INBOX_SIZE)
         self._sub: Subscription | None = None
         # AddPyramid sent but not yet decided: while any waits, ``state`` lags the plans sent
@@ -179,7 +185,13 @@ class GroupActor:
                 return Step(state=self.state), False
             msg = PriceChanged(price=newest)
         now = self._clock_ms()
-        step = decide(self.state, msg, now, self._context(self.state))
+        ctx = self._context(self.state)
+        step = decide(self.state, msg, now, ctx)
+        if self._free_balance is not None and _sells_to_close(step, ctx):
+            free = await self._free_balance(ctx.rules.base)
+            if free is not None:  # unknown: sell the lots; the exchange refuses an oversell
+                ctx = msgspec.structs.replace(ctx, free_base=free)
+                step = decide(self.state, msg, now, ctx)
         if step.state == self.state and not step.events and not step.commands:
             return step, False  # nothing to record (an idle tick, a price that changed nothing)
         before = self.state
@@ -206,6 +218,13 @@ class GroupActor:
                 case _:
                     raise TypeError(f"unknown group command {cmd!r}")
         self._on_state(self.state)
+
+
+def _sells_to_close(step: Step, ctx: GroupContext) -> bool:
+    """The step sends a full close's order on spot, where the base asset is what is sold."""
+    return (ctx.market_type == "spot" and bool(ctx.rules.base) and step.state.close is not None
+            and any(isinstance(c, PlaceOrder) and c.ref.purpose == step.state.close.purpose
+                    for c in step.commands))
 
 
 _WARN = {"TpProblem", "CloseShortfall", "CloseRetry", "PyramidRolledBack", "PyramidAbandoned",

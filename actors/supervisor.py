@@ -33,7 +33,7 @@ import trio
 from actors import pool_actions
 from actors import signal_router as router
 from actors.pool_actions import PAUSED_KEY, AdminResult
-from actors.group_actor import GroupActor, SlotReleased
+from actors.group_actor import FreeBalance, GroupActor, SlotReleased
 from actors.group_projection import load_live_states
 from actors.queue_actor import QueueActor
 from actors.store import StorageError, Store, WriterClosed
@@ -104,7 +104,8 @@ class Supervisor:
                  queue: QueueActor, clock_ms: Callable[[], int],
                  on_status: Callable[[str], None] = lambda status: None,
                  on_symbols: Callable[[set[str]], None] = lambda symbols: None,
-                 on_change: Callable[[str], None] = lambda topic: None):
+                 on_change: Callable[[str], None] = lambda topic: None,
+                 free_balance: FreeBalance | None = None):
         self.config = config
         self.store = store
         self.instance = instance
@@ -116,6 +117,7 @@ class Supervisor:
         self._on_status = on_status
         self._on_symbols = on_symbols
         self._on_change = on_change  # the UI hub's touch(topic): coalesced, never blocks
+        self._free_balance = free_balance  # the groups' spot close cap (SPEC 4.7 step 3)
         self.inbox, self._receive = trio.open_memory_channel[object](INBOX_SIZE)
         self.groups: dict[int, Slot] = {}
         self.by_key: dict[Key, int] = {}
@@ -258,7 +260,8 @@ class Supervisor:
                            supervisor=self.inbox, context=self.context, clock_ms=self.clock_ms,
                            subscribe=getattr(self.market, "subscribe", None),
                            on_state=lambda state: self._on_change("groups"),
-                           on_events=lambda state, events: self.on_group_events(state, events))
+                           on_events=lambda state, events: self.on_group_events(state, events),
+                           free_balance=self._free_balance)
         slot = Slot(actor, grid)
         self.groups[slot.group_id] = slot
         if not actor.ended:

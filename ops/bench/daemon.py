@@ -97,7 +97,9 @@ class Daemon:
         self.config = write_config(directory, changes)
         self.db = directory / "engine_data" / "engine.db"
         self.log_path = directory / "engine.log"
-        self.env = {**os.environ, "PYTHONPATH": str(ROOT), "ENGINE_WEBHOOK_SECRET": SECRET}
+        extra = os.environ.get("PYTHONPATH")  # kept after ROOT: a profiler's hook, for instance
+        self.env = {**os.environ, "PYTHONPATH": os.pathsep.join([str(ROOT)] + ([extra] if extra else [])),
+                    "ENGINE_WEBHOOK_SECRET": SECRET}
         if emulator is not None:
             self.env.update({"ENGINE_EXCHANGE_API_KEY": API_KEY,
                              "ENGINE_EXCHANGE_API_SECRET": API_SECRET,
