@@ -34,7 +34,9 @@ Rules
   price >= current, sell price <= current) fills completely at the current price (taker); a
   non-marketable IOC expires; otherwise it rests and each price event reaching it (buy: price
   <= limit, sell: price >= limit) fills ``round_step(quantity x partial_fill_ratio)`` (at
-  least one step, at most the remainder) at the order's own price (maker).
+  least one step, at most the remainder) at the order's own price (maker). The reached
+  orders fill oldest first; an index of each symbol's resting buys and sells by price finds
+  them without looking at the others.
 * Fees are ``maker/taker_percent`` of the notional, charged in the quote asset.
 * Locks: a resting sell locks its base quantity. A resting buy locks ``price x qty x (1 +
   max(maker, taker)/100)`` of quote, so the fee of every later fill is already covered; each
@@ -43,8 +45,10 @@ Rules
   asks for the same amount a lock would take (market buys: current price x qty x (1+taker)).
 """
 
+from bisect import bisect_left, bisect_right, insort
 from collections.abc import Iterable, Mapping
 from decimal import Decimal
+from operator import itemgetter
 from typing import Literal
 
 import msgspec
@@ -223,6 +227,10 @@ class Book:
         self.next_trade_id = 1
         self._open: dict[str, dict[int, None]] = {}  # symbol -> open order ids, oldest first
         self._by_cid: dict[tuple[str, str], int] = {}  # latest order with that client id
+        # symbol -> (buys, sells), each ``(price, order_id)`` ascending: a price event finds
+        # the orders it reaches by bisection instead of scanning every open order
+        self._resting: dict[str, tuple[list[tuple[Decimal, int]],
+                                       list[tuple[Decimal, int]]]] = {}
         self._lock_rate = max(fees.maker_percent, fees.taker_percent) / HUNDRED
 
     @classmethod
@@ -303,12 +311,16 @@ class Book:
             raise InvalidInput("price", f"must be > 0, got {price}")
         self.prices[symbol] = price
         self.price_ts[symbol] = ts_ms
+        buys, sells = self._resting.get(symbol, ((), ()))
+        # buys priced at or above the price, sells at or below it; executed oldest first
+        reached = [i for _, i in buys[bisect_left(buys, price, key=_PRICE):]]
+        reached += [i for _, i in sells[:bisect_right(sells, price, key=_PRICE)]]
         changes = []
-        for order in self.open_orders(symbol):
+        for order_id in sorted(reached):
+            order = self.orders[order_id]
             assert order.price is not None  # only limit orders rest
-            if (price <= order.price) if order.side == "buy" else (price >= order.price):
-                changes.append(self._execute(order, self._chunk(rules, order), order.price,
-                                             True, ts_ms))
+            changes.append(self._execute(order, self._chunk(rules, order), order.price,
+                                         True, ts_ms))
         return self._outcome(changes)
 
     def reset(self, balances: Mapping[str, Decimal], now_ms: int) -> Outcome:
@@ -417,10 +429,19 @@ class Book:
         self.orders[order.order_id] = order
         self._by_cid[(order.symbol, order.client_order_id)] = order.order_id
         open_ids = self._open.setdefault(order.symbol, {})
+        was_open = order.order_id in open_ids
+        if order.is_open == was_open:
+            return  # a partial fill: still resting at the same price
+        buys, sells = self._resting.setdefault(order.symbol, ([], []))
+        side = buys if order.side == "buy" else sells
+        key = (order.price, order.order_id)
         if order.is_open:
+            assert order.price is not None  # only limit orders rest
             open_ids[order.order_id] = None
+            insort(side, key)  # type: ignore[arg-type]
         else:
-            open_ids.pop(order.order_id, None)
+            del open_ids[order.order_id]
+            del side[bisect_left(side, key)]  # type: ignore[arg-type]
 
     def _find(self, symbol: str, client_order_id: str | None,
               order_id: int | None) -> BookOrder | None:
@@ -440,6 +461,9 @@ class Book:
                 rules = self.markets[change.order.symbol]
                 moved.update((rules.base, rules.quote))
         return Outcome(changes=tuple(changes), assets=tuple(sorted(moved)))
+
+
+_PRICE = itemgetter(0)
 
 
 def _or_default(precision: int | None) -> int:
