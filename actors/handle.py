@@ -6,8 +6,9 @@ channels, the market rules used to validate webhook symbols, and the inbox, user
 configuration services behind them.
 Receives: calls from the web routes; ``status`` / ``accepting`` / ``set_markets`` from the root
 and the runtime.
-Sends: ``SignalAccepted`` on ``signals`` after each durable acceptance (the engine core consumes
-it; until then accepted signals wait in the inbox, state ``accepted``); ``ConfigChanged`` on
+Sends: ``SignalAccepted`` on ``signals`` for each acceptance once its inbox row is written, its
+COMMIT still in flight (the engine core consumes it; whatever the core writes commits after it;
+until then accepted signals wait in the inbox, state ``accepted``); ``ConfigChanged`` on
 ``config_changes`` after each Apply (coalesced when the receiver lags).
 Fails how: ``IntakeUnavailable`` (HTTP 503) when intake is stopped, the database is unavailable
 or the engine core's backlog is full — nothing is stored then; the other refusals are the
@@ -165,19 +166,22 @@ class EngineHandle:
         signal = self._scrubbed(signal)
         key = f"{self.config.exchange.name}:{signal.symbol}:{signal.timeframe}"
         self._reserved += 1
+
+        def stored(message: SignalAccepted) -> None:
+            # before the COMMIT: the core plans during the fsync; its own writes (and so its
+            # orders) come in later batches, durable only after this acceptance
+            try:
+                self._signal_send.send_nowait(message)  # a slot was reserved above
+            except trio.BrokenResourceError:
+                pass  # the core has stopped: the row stays pending for the next start
+
         try:
             try:
                 outcome, inbox_id = await self.inbox.accept(signal, raw_masked, source_ip,
-                                                            received_ms, journal_key=key)
+                                                            received_ms, journal_key=key,
+                                                            stored=stored)
             except (StorageError, WriterClosed, sqlite3.OperationalError) as exc:
                 raise IntakeUnavailable(f"database unavailable: {exc}") from exc
-            if outcome == "accepted":
-                message = SignalAccepted(inbox_id=inbox_id, received_ms=received_ms,
-                                         source_ip=source_ip, signal=signal)
-                try:
-                    self._signal_send.send_nowait(message)  # a slot was reserved above
-                except trio.BrokenResourceError:
-                    pass  # the core has stopped: the row stays pending for the next start
         finally:
             self._reserved -= 1
         return outcome, inbox_id

@@ -3,7 +3,8 @@
 Owns: the ``inbox`` and ``idempotency_keys`` tables.
 Receives: ``accept`` from the webhook (through the handle); reads from the API and, at restart,
 from the engine core (``pending``); ``set_state`` runs inside the engine core's write functions.
-Sends: nothing itself — the handle forwards the ``SignalAccepted`` it returns, after the commit.
+Sends: nothing itself — ``accept`` hands the ``SignalAccepted`` to its caller's ``stored``
+callback once the row is written, while its COMMIT is still in flight.
 Fails how: storage errors (``StorageError``, ``WriterClosed``) propagate before anything is
 acknowledged; the handle turns them into HTTP 503. A webhook is answered 200 only once its
 inbox row, its idempotency key and its ``SignalAccepted`` journal row are durable together.
@@ -12,6 +13,7 @@ inbox row, its idempotency key and its ``SignalAccepted`` journal row are durabl
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 from typing import Any, Literal
 
 import msgspec
@@ -35,11 +37,14 @@ class Inbox:
         self.store = store
 
     async def accept(self, signal: Signal, raw_masked: str, source_ip: str | None,
-                     received_ms: int, *, journal_key: str | None = None
+                     received_ms: int, *, journal_key: str | None = None,
+                     stored: Callable[[SignalAccepted], None] | None = None
                      ) -> tuple[Outcome, int]:
         """Store a validated webhook unless it repeats an idempotency key accepted in the last
         60 s (measured from that acceptance; a duplicate does not extend the window).
 
+        ``stored(message)``: an accepted signal, as soon as its row is written and before its
+        COMMIT (``Store.write``'s ``ran``) — the engine may plan it during the fsync.
         Returns ``("accepted", inbox id)`` or ``("duplicate", the first acceptance's id)``."""
 
         def fn(conn: sqlite3.Connection) -> tuple[Outcome, int]:
@@ -61,9 +66,16 @@ class Inbox:
                                      source_ip=source_ip, signal=signal)
             self.store.journal(conn, actor="inbox", kind="SignalAccepted", key=journal_key,
                                body=message)
+            written.append(message)
             return "accepted", inbox_id
 
-        return await self.store.write(fn)
+        written: list[SignalAccepted] = []
+
+        def ran(_: object) -> None:
+            if written and stored is not None:
+                stored(written[0])
+
+        return await self.store.write(fn, ran=ran)
 
     def pending(self) -> list[SignalAccepted]:
         """Accepted signals the engine core has not taken yet, in arrival order (restart)."""

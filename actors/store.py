@@ -58,10 +58,12 @@ def wall_clock_ms() -> int:
 
 
 class _Job:
-    __slots__ = ("fn", "done", "result", "error")
+    __slots__ = ("fn", "ran", "done", "result", "error")
 
-    def __init__(self, fn: Callable[[sqlite3.Connection], Any]):
+    def __init__(self, fn: Callable[[sqlite3.Connection], Any],
+                 ran: Callable[[Any], None] | None = None):
         self.fn = fn
+        self.ran = ran
         self.done = trio.Event()
         self.result: Any = None
         self.error: BaseException | None = None
@@ -158,12 +160,17 @@ class Store:
             self._commit()
             return result
 
-    async def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+    async def write(self, fn: Callable[[sqlite3.Connection], T], *,
+                    ran: Callable[[T], None] | None = None) -> T:
         """Queue ``fn`` for the next group commit; return its result once it is durable.
-        Once queued, the write is committed even if this caller is cancelled meanwhile."""
+        Once queued, the write is committed even if this caller is cancelled meanwhile.
+
+        ``ran(result)`` is called on the trio thread as soon as ``fn`` succeeded, before the
+        COMMIT: work that depends on the row may start during the fsync, because anything it
+        writes lands in a later batch — durable only after this one (it must not raise)."""
         if self._closed:
             raise WriterClosed("the database writer has stopped")
-        job = _Job(fn)
+        job = _Job(fn, ran)
         try:
             await self._send.send(job)
         except trio.ClosedResourceError:
@@ -197,6 +204,10 @@ class Store:
                             self._commit_batch(batch)
                             continue
                         await self._commit_batch_threaded(batch)
+                        # the writers just told run before the next batch's functions: an
+                        # acknowledgement waiting on this COMMIT is not queued behind them
+                        await trio.lowlevel.checkpoint()
+                        await trio.lowlevel.checkpoint()
                         if checkpointer.overdue():  # nothing appends meanwhile: the WAL restarts
                             await self._checkpoint(checkpointer)
                         elif checkpointer.due(self.batches):
@@ -293,6 +304,8 @@ class Store:
             job.error = exc
             return
         self.conn.execute("RELEASE job")
+        if job.ran is not None:
+            job.ran(job.result)
 
     def _begin(self) -> None:
         try:

@@ -103,3 +103,44 @@ async def test_under_mockclock_the_writer_stays_on_the_trio_thread(store: Store,
         store.stop_writer()
     # no worker thread: autojump never moved virtual time during the commits
     assert trio.current_time() == start
+
+
+async def test_ran_starts_dependent_work_before_the_commit_and_it_commits_after(store: Store):
+    """``write(fn, ran=...)``: the callback sees the result while the batch is not yet
+    committed; a write it queues lands in a later batch, so it is never durable first."""
+    seen: list[tuple[int, int, int]] = []
+    follow_ups: list = []
+
+    async def follow_up(value: int) -> None:
+        await store.write(_put(100 + value))
+        follow_ups.append(store.batches)
+
+    async with trio.open_nursery() as nursery:
+        await nursery.start(store.run_writer)
+
+        def ran(value: int) -> None:
+            committed = len(store.query("SELECT key FROM meta WHERE key = 'k1'"))  # own tx
+            seen.append((value, committed, store.batches))
+            nursery.start_soon(follow_up, value)
+
+        assert await store.write(_put(1), ran=ran) == 1
+        first_batch = store.batches
+        await trio.testing.wait_all_tasks_blocked()
+        store.stop_writer()
+    assert seen == [(1, 1, first_batch - 1)]  # called inside the batch, before it counted
+    assert follow_ups == [first_batch + 1]
+    assert store.query("SELECT value FROM meta WHERE key = 'k101'") == [{"value": "101"}]
+
+
+async def test_ran_is_not_called_for_a_write_that_fails(store: Store):
+    calls: list[object] = []
+
+    def broken(conn):
+        raise ValueError("no")
+
+    async with trio.open_nursery() as nursery:
+        await nursery.start(store.run_writer)
+        with pytest.raises(ValueError):
+            await store.write(broken, ran=calls.append)
+        store.stop_writer()
+    assert calls == []
