@@ -1,8 +1,11 @@
 """The order gateway: the only road from group actors to the exchange port.
 
-Owns: the client order ids this process has sent (so a resend is always preceded by a query),
-the ids whose end has been reported, and the trade ids already passed on (a fast first filter;
-each group's state is the authority on what it booked).
+Owns: the client order ids that may exist on the exchange — sent or recorded by this process,
+and an earlier run's unfinished orders read once at construction — so a resend is always
+preceded by a query without a database read; what the row of each unfinished order says (an
+update that would change nothing, like the open orders a stream replays when it starts, is not
+written again); the ids whose end has been reported, and the trade ids already passed on (a
+fast first filter; each group's state is the authority on what it booked).
 Receives: ``PlaceOrder`` / ``CancelOrder`` commands from group actors (awaited sends into its
 inbox, so a full inbox is backpressure) and ``OrderUpdate`` events from the stream actor.
 Sends: ``OrderAccepted`` / ``OrderRejected`` / ``TradeFilled`` / ``OrderEnded`` to the owning
@@ -56,7 +59,12 @@ class OrderGateway:
         self._on_invalid_order = on_invalid_order  # precision refresh for the symbol (SPEC 9.2)
         self._on_auth_failure = on_auth_failure
         self._slots = trio.CapacityLimiter(max_concurrent)
+        # ids that may exist on the exchange, so a (re)send must query first: what this run
+        # sent or recorded, and an earlier run's unfinished orders (read once, here, so that
+        # placing never waits for the database); and what each of those rows says
         self._sent: set[str] = set()
+        self._rows: dict[str, _Row] = {}
+        self._load_sent()
         self._ended: set[str] = set()
         self._acked: set[str] = set()
         self._seen_trades: set[str] = set()
@@ -96,7 +104,7 @@ class OrderGateway:
             quantity=cmd.qty, price=cmd.price, time_in_force=cmd.time_in_force,
             reduce_only=cmd.reduce_only, position_side=cmd.position_side)
         # sent before (this run, or an earlier one that recorded an outcome): query first
-        resend = cid in self._sent or self._was_sent(cid)
+        resend = cid in self._sent
         error: ExchangeError | None = None
         for attempt in range(len(BACKOFF_S) + 1):
             if resend:  # never send twice what may already exist (SPEC 8.4)
@@ -148,9 +156,17 @@ class OrderGateway:
         else:
             await self._rejected(cmd, cid, error or ExchangeError("unresolved"), retryable=True)
 
-    def _was_sent(self, cid: str) -> bool:
-        rows = self._store.query("SELECT sent_at FROM orders WHERE client_order_id = ?", (cid,))
-        return bool(rows) and rows[0]["sent_at"] is not None
+    def _load_sent(self) -> None:
+        """An earlier run's orders with a recorded outcome that are not finished: only those
+        can be sent again (a group resends an order it still wants; a finished one it never
+        resends)."""
+        for row in self._store.query(
+                "SELECT client_order_id, state, exchange_order_id, filled_qty, avg_price"
+                f" FROM orders WHERE sent_at IS NOT NULL AND state NOT IN {_ENDED_SQL}"):
+            cid = row["client_order_id"]
+            self._sent.add(cid)
+            self._rows[cid] = (row["state"], row["exchange_order_id"], row["filled_qty"],
+                               row["avg_price"])
 
     async def _query(self, symbol: str, cid: str) -> OrderState | None:
         """The order by client id, or None when the exchange never saw it (or cannot say)."""
@@ -260,9 +276,12 @@ class OrderGateway:
             return
         # the stream may be the only one to report the acknowledgement (a lost response)
         self._acknowledge(parts.group_id, ref, order)
+        row = (_db_state(order.status), order.exchange_order_id or None,
+               _text(order.filled_quantity), _text(order.average_price))
+        if self._rows.get(order.client_order_id) == row:
+            return  # recorded so already (the stream's start replays every open order)
         # recorded after the trade is passed on: the group's own write books the fill durably
-        await self._record(order.client_order_id, state=_db_state(order.status),
-                           exchange_order_id=order.exchange_order_id or None,
+        await self._record(order.client_order_id, state=row[0], exchange_order_id=row[1],
                            filled_qty=order.filled_quantity, avg_price=order.average_price)
 
     def _acknowledge(self, group_id: int, ref: OrderRef, state: OrderState) -> None:
@@ -307,11 +326,31 @@ class OrderGateway:
                                 body={"state": state, "exchange_order_id": exchange_order_id,
                                       "error": error})
 
-        await self._store.write(write)
+        def wrote(_: None) -> None:  # in the order the writes run, so the last one counts
+            self._sent.add(cid)  # the row's sent_at is set now
+            self._remember(cid, (state, exchange_order_id, _text(filled_qty), _text(avg_price)))
+
+        await self._store.write(write, ran=wrote)
+
+    def _remember(self, cid: str, written: _Row) -> None:
+        """What the row says after a write of ``written`` (None: that column kept its value),
+        as far as this gateway can tell. Forgotten once the order ends (a late update must
+        still go through the guard above) and while a column's value is not known."""
+        before = self._rows.pop(cid, None)
+        if written[0] in _FINAL:
+            return
+        if before is not None:
+            written = (written[0], *(new if new is not None else old
+                                     for new, old in zip(written[1:], before[1:])))
+        elif None in written[1:]:
+            return
+        self._rows[cid] = written
 
 
+_Row = tuple[str, str | None, str | None, str | None]  # state, exchange id, filled, average
 _FINAL = ("filled", "canceled", "expired", "rejected")
 _FINAL_SQL = "('filled', 'canceled', 'expired', 'rejected')"
+_ENDED_SQL = "('filled', 'canceled', 'expired', 'rejected', 'failed')"  # + the reconciler's
 _STALE = f"(state IN {_FINAL_SQL} AND :state NOT IN {_FINAL_SQL})"
 
 

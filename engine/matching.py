@@ -29,7 +29,8 @@ Rules
 * Checks, in order: -1121 symbol, -1102 missing limit price, -1111 decimals, -2010 duplicate
   client id (among the symbol's open orders), -2010 market order without a price, -1013
   filters (PRICE_FILTER, LOT_SIZE, MARKET_LOT_SIZE, PERCENT_PRICE_BY_SIDE, NOTIONAL,
-  MAX_NUM_ORDERS, as Binance computes them), -2010 insufficient balance.
+  MAX_NUM_ORDERS, as Binance computes them: ``engine/matching_filters.py``), -2010
+  insufficient balance.
 * MARKET fills completely at the current price (taker). A LIMIT marketable at placement (buy
   price >= current, sell price <= current) fills completely at the current price (taker); a
   non-marketable IOC expires; otherwise it rests and each price event reaching it (buy: price
@@ -55,6 +56,7 @@ import msgspec
 
 from engine.decimals import HUNDRED, ONE, ZERO, round_down
 from engine.errors import InvalidInput
+from engine.matching_filters import filter_failure
 from engine.types import MarketRules
 
 Side = Literal["buy", "sell"]
@@ -162,46 +164,6 @@ def candle_prices(open: Decimal, high: Decimal, low: Decimal,
 def _decimals(x: Decimal) -> int:
     exponent = x.normalize().as_tuple().exponent
     return max(0, -exponent) if isinstance(exponent, int) else 10**6  # NaN/Inf: too precise
-
-
-def filter_failure(rules: MarketRules, order: NewOrder, current: Decimal | None,
-                   open_count: int) -> str | None:
-    """The first Binance filter the order fails, or None. Binance's own arithmetic: steps and
-    ticks count from the minimum (``(qty - minQty) % stepSize``), a published 0 = no limit."""
-    limit = order.type == "limit"
-    if limit:
-        p = order.price
-        assert p is not None
-        base = rules.min_price or ZERO
-        if (p <= 0 or p < base or (rules.max_price and p > rules.max_price)
-                or (rules.tick_size and (p - base) % rules.tick_size)):
-            return "PRICE_FILTER"
-    q = order.quantity
-    if (q <= 0 or q < rules.min_qty or (rules.max_qty and q > rules.max_qty)
-            or (rules.step_size and (q - rules.min_qty) % rules.step_size)):
-        return "LOT_SIZE"
-    if not limit:
-        lo, hi, step = rules.market_min_qty, rules.market_max_qty, rules.market_step_size
-        if (lo and q < lo) or (hi and q > hi) or (step and (q - (lo or ZERO)) % step):
-            return "MARKET_LOT_SIZE"
-    if limit and current is not None and _outside_band(rules, order.side, p, current):
-        return "PERCENT_PRICE_BY_SIDE"
-    value = q * (p if limit else current)  # type: ignore[operator]
-    if (limit or rules.min_notional_applies_to_market) and value < rules.min_notional:
-        return "NOTIONAL"
-    if limit and rules.max_notional and value > rules.max_notional:
-        return "NOTIONAL"
-    if rules.max_num_orders and open_count >= rules.max_num_orders:
-        return "MAX_NUM_ORDERS"
-    return None
-
-
-def _outside_band(rules: MarketRules, side: Side, price: Decimal, current: Decimal) -> bool:
-    if side == "buy":
-        up, down = rules.bid_multiplier_up, rules.bid_multiplier_down
-    else:
-        up, down = rules.ask_multiplier_up, rules.ask_multiplier_down
-    return bool((up and price > current * up) or (down and price < current * down))
 
 
 class Book:
