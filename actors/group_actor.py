@@ -26,6 +26,7 @@ state becomes current → commands are performed → the snapshot is published.
 from __future__ import annotations
 
 import logging
+import sqlite3
 from collections.abc import Awaitable, Callable
 from decimal import Decimal
 from typing import Protocol
@@ -64,6 +65,20 @@ class SlotReleased(msgspec.Struct, frozen=True, kw_only=True, tag=True):
     status: str
 
 
+class _Command:
+    """A supervisor's message whose step it waits for: ``also`` (its own rows: the signal's
+    outcome, the queue entry it came from) is written in the step's transaction; ``ok`` tells
+    whether that transaction committed (False: the actor stopped before recording it)."""
+
+    __slots__ = ("msg", "also", "ok", "done")
+
+    def __init__(self, msg: GroupInput, also: Callable[[sqlite3.Connection], None] | None):
+        self.msg = msg
+        self.also = also
+        self.ok = False
+        self.done = trio.Event()
+
+
 class Subscription(Protocol):
     def take(self) -> Decimal | None: ...
     def close(self) -> None: ...
@@ -93,7 +108,7 @@ class GroupActor:
         self._on_state = on_state
         self._on_events = on_events  # R5: the risk actor hears every recorded step (never blocks)
         self._free_balance = free_balance
-        self._send, self._receive = trio.open_memory_channel[GroupInput](INBOX_SIZE)
+        self._send, self._receive = trio.open_memory_channel[GroupInput | _Command](INBOX_SIZE)
         self._sub: Subscription | None = None
         # AddPyramid sent but not yet decided: while any waits, ``state`` lags the plans sent
         self._adds_waiting = 0
@@ -106,10 +121,22 @@ class GroupActor:
 
     async def send(self, msg: GroupInput) -> None:
         """Commands down are awaited (supervisor, risk actor): a full inbox is backpressure."""
+        await self._enqueue(msg, msg)
+
+    async def command(self, msg: GroupInput,
+                      also: Callable[[sqlite3.Connection], None] | None = None) -> bool:
+        """``send``, then wait until the step ``msg`` causes is durable, with ``also`` written
+        in that same transaction. False: the actor stopped first (nothing of it recorded)."""
+        cmd = _Command(msg, also)
+        await self._enqueue(msg, cmd)
+        await cmd.done.wait()
+        return cmd.ok
+
+    async def _enqueue(self, msg: GroupInput, item: GroupInput | _Command) -> None:
         if isinstance(msg, AddPyramid):
             self._adds_waiting += 1
             self._last_sent = msg
-        await self._send.send(msg)
+        await self._send.send(item)
 
     def next_pyramid_index(self) -> int:
         """The index the sender's next pyramid plan must carry. The state's next index once
@@ -148,6 +175,18 @@ class GroupActor:
         finally:
             if self._sub is not None:
                 self._sub.close()
+            self._release_waiters()
+
+    def _release_waiters(self) -> None:
+        """Commands still queued when the actor stops were not recorded: their senders are
+        told so (``ok`` False) instead of waiting forever."""
+        while True:
+            try:
+                item = self._receive.receive_nowait()
+            except (trio.WouldBlock, trio.EndOfChannel, trio.ClosedResourceError):
+                return
+            if isinstance(item, _Command):
+                item.done.set()
 
     async def _loop(self) -> None:
         next_tick = trio.current_time() + TICK_S
@@ -160,6 +199,9 @@ class GroupActor:
             msg = None
             with trio.move_on_at(next_tick):
                 msg = await self._receive.receive()
+            if isinstance(msg, _Command):
+                await self._handle_command(msg)
+                continue
             if msg is not None:
                 # outside the tick's deadline: a step cut short after its write would leave
                 # this state behind the database (a pyramid index reused) and commands unsent
@@ -176,7 +218,20 @@ class GroupActor:
             await self._act(step)
         return step
 
-    async def _decide_and_record(self, msg: GroupInput) -> tuple[Step, bool]:
+    async def _handle_command(self, cmd: _Command) -> None:
+        try:
+            step, recorded = await self._decide_and_record(cmd.msg, cmd.also)
+            cmd.ok = True  # durable: the sender may go on while the commands are performed
+        finally:
+            cmd.done.set()
+        if isinstance(cmd.msg, AddPyramid):
+            self._adds_waiting -= 1
+        if recorded:
+            await self._act(step)
+
+    async def _decide_and_record(
+            self, msg: GroupInput, also: Callable[[sqlite3.Connection], None] | None = None,
+    ) -> tuple[Step, bool]:
         if self.ended and isinstance(msg, (Tick, PriceChanged)):
             return Step(state=self.state), False  # an ended group only books late trades
         if isinstance(msg, PriceChanged) and self._sub is not None:
@@ -193,6 +248,8 @@ class GroupActor:
                 ctx = msgspec.structs.replace(ctx, free_base=free)
                 step = decide(self.state, msg, now, ctx)
         if step.state == self.state and not step.events and not step.commands:
+            if also is not None:  # the sender's rows are recorded all the same
+                await self._store.write(also)
             return step, False  # nothing to record (an idle tick, a price that changed nothing)
         before = self.state
         trade = msg if isinstance(msg, TradeFilled) else None
@@ -200,6 +257,8 @@ class GroupActor:
         def write(conn):
             projection.record_step(conn, self._store, instance=self._instance, before=before,
                                    after=step.state, events=step.events, trade=trade, now_ms=now)
+            if also is not None:
+                also(conn)
 
         await self._store.write(write)
         self.state = step.state

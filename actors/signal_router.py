@@ -5,8 +5,10 @@ at a time (the supervisor is the only caller), so a check-and-reserve of a slot 
 Receives: ``route_signal(sup, inbox_id, signal)`` for every accepted webhook (and, through
 ``execute_entry``, every promoted queue entry).
 Sends: a new group's row + pyramid 0 (one write: the group id, the ``pending`` orders, the inbox
-outcome), ``AddPyramid`` / ``CloseGroup`` / ``Reduce`` to group actors (awaited), queue changes,
-and the inbox row's final state + outcome text for every signal — nothing is dropped silently.
+outcome), ``AddPyramid`` / ``CloseGroup`` / ``Reduce`` to group actors (awaited until the group
+recorded them; a pyramid's or a reduce's outcome and promoted queue entry are written in the
+group's own transaction), queue changes, and the inbox row's final state + outcome text for
+every signal — nothing is dropped silently.
 Fails how: impossible input from the pure core (``InvalidInput``) and storage failures propagate
 to the supervisor (the engine stops); a refused ladder, a missing size or precision metadata are
 outcomes, never exceptions.
@@ -24,7 +26,9 @@ from actors import group_projection as projection
 from actors import inbox as inbox_rows
 from actors.queue_actor import Staged, decode_payload, encode_payload
 from engine.group import GridSnapshot, GroupContext, open_group
-from engine.group.messages import AddPyramid, CloseGroup, PlannedLeg, PyramidPlan, Reduce
+from engine.group.messages import (
+    AddPyramid, CloseGroup, GroupInput, PlannedLeg, PyramidPlan, Reduce,
+)
 from engine.grid_settings import GridSettings, ladder_for_pyramid
 from engine.ladder import (
     NO_SIZE, PlanRejected, expected_profit, plan_pyramid, pyramid_notional, reference_price,
@@ -48,12 +52,36 @@ async def outcome(sup: Supervisor, inbox_id: int | None, state: str, text: str,
                   taken: Staged | None = None) -> None:
     """The signal's visible result: its inbox row (state + text), journaled and logged —
     in the same transaction as ``taken``, the removal of the queue entry it came from."""
-    now = sup.clock_ms()
-    log.log(level, text, extra={"event": f"signal_{state}", "symbol": sig and sig.symbol,
-                                "timeframe": sig and sig.timeframe,
-                                "data": {"inbox_id": inbox_id}})
-    if inbox_id is None and taken is None:
+    write = _outcome_write(sup, inbox_id, state, text, taken)
+    _outcome_log(level, text, state, inbox_id, sig)
+    if write is None:
         return
+    await sup.store.write(write)
+    if taken is not None:
+        taken.adopt()
+
+
+async def told(sup: Supervisor, slot: Slot, msg: GroupInput, inbox_id: int | None, state: str,
+               text: str, level: int = logging.INFO, sig: Signal | None = None,
+               taken: Staged | None = None) -> None:
+    """``msg`` to the group, its outcome written in the SAME transaction as the group's step:
+    a crash never keeps one without the other (a pyramid recorded while its queue entry stays
+    queued, or a signal marked processed whose pyramid or reduce was never recorded)."""
+    write = _outcome_write(sup, inbox_id, state, text, taken)
+    if not await slot.actor.command(msg, also=write):
+        text = f"refused: group {slot.group_id} stopped before it recorded the signal"
+        await outcome(sup, inbox_id, "rejected", text, logging.WARNING, sig, taken)
+        return
+    _outcome_log(level, text, state, inbox_id, sig)
+    if taken is not None:
+        taken.adopt()
+
+
+def _outcome_write(sup: Supervisor, inbox_id: int | None, state: str, text: str,
+                   taken: Staged | None):
+    if inbox_id is None and taken is None:
+        return None
+    now = sup.clock_ms()
 
     def write(conn: sqlite3.Connection) -> None:
         if taken is not None:
@@ -61,9 +89,14 @@ async def outcome(sup: Supervisor, inbox_id: int | None, state: str, text: str,
         if inbox_id is not None:
             _mark(conn, sup, inbox_id, state, text, now)
 
-    await sup.store.write(write)
-    if taken is not None:
-        taken.adopt()
+    return write
+
+
+def _outcome_log(level: int, text: str, state: str, inbox_id: int | None,
+                 sig: Signal | None) -> None:
+    log.log(level, text, extra={"event": f"signal_{state}", "symbol": sig and sig.symbol,
+                                "timeframe": sig and sig.timeframe,
+                                "data": {"inbox_id": inbox_id}})
 
 
 def _mark(conn: sqlite3.Connection, sup: Supervisor, inbox_id: int, state: str, text: str,
@@ -139,16 +172,16 @@ async def execute_entry(sup: Supervisor, sig: Signal, inbox_id: int | None, *,
         logging.getLogger("engine.precision").warning(resolved.warning, extra={
             "event": "precision_fallback", "symbol": sig.symbol})
     if slot is not None and slot.state.pyramid_count >= slot.state.config.max_pyramids:
-        await slot.actor.send(AddPyramid(plan=_replacement(slot)))  # may reset the risk timer
-        await outcome(sup, inbox_id, "processed", f"ignored: group {slot.group_id} is full "
-                      f"({slot.state.pyramid_count}/{slot.state.config.max_pyramids} pyramids)",
-                      sig=sig, taken=taken)
+        # still sent: a replacement may reset the risk timer
+        await told(sup, slot, AddPyramid(plan=_replacement(slot)), inbox_id, "processed",
+                   f"ignored: group {slot.group_id} is full ({slot.state.pyramid_count}/"
+                   f"{slot.state.config.max_pyramids} pyramids)", sig=sig, taken=taken)
         return None
     index = slot.actor.next_pyramid_index() if slot is not None else 0
     if index > 9 and slot is not None:  # rolled-back pyramids used up the ten indexes
-        await slot.actor.send(AddPyramid(plan=_replacement(slot)))  # PyramidIgnored, logged
-        await outcome(sup, inbox_id, "processed", f"ignored: group {slot.group_id} has no "
-                      "pyramid index left", logging.WARNING, sig, taken=taken)
+        await told(sup, slot, AddPyramid(plan=_replacement(slot)), inbox_id, "processed",
+                   f"ignored: group {slot.group_id} has no pyramid index left",
+                   logging.WARNING, sig, taken)  # PyramidIgnored, logged
         return None
     if index >= grid.max_pyramids_per_group:  # past rolled-back indexes: still a pyramid
         grid = msgspec.structs.replace(grid, max_pyramids_per_group=10)
@@ -169,9 +202,9 @@ async def execute_entry(sup: Supervisor, sig: Signal, inbox_id: int | None, *,
     if not forced and not fits(sup.used(), k, pool.max_open_groups):
         return await enqueue(sup, sig, inbox_id, "pool_full", grid, taken)
     if slot is not None:
-        await slot.actor.send(AddPyramid(plan=group_plan(plan, sig, grid)))
-        await outcome(sup, inbox_id, "processed",
-                      f"pyramid {index} sent to group {slot.group_id}", sig=sig, taken=taken)
+        await told(sup, slot, AddPyramid(plan=group_plan(plan, sig, grid)), inbox_id,
+                   "processed", f"pyramid {index} sent to group {slot.group_id}", sig=sig,
+                   taken=taken)
         return None
     await create_group(sup, sig, inbox_id, plan, grid, resolved.rules, taken)
     return None
@@ -361,8 +394,9 @@ async def _exit(sup: Supervisor, sig: Signal, inbox_id: int | None, *, reason: s
     key = key_of(sup, sig)
     slot = sup.live(key)
     if slot is not None and not slot.crashed:
-        await slot.actor.send(CloseGroup(reason=reason,
-                                         max_slippage_percent=sig.max_slippage_percent))
+        # recorded before the outcome below: a crash in between re-runs the exit (idempotent)
+        await slot.actor.command(CloseGroup(reason=reason,
+                                            max_slippage_percent=sig.max_slippage_percent))
     queued = {e.id: e for e in sup.queue.for_key(key)}
     dropped = await sup.queue.drop_on_exit(key, enabled=sup.config.waiting_rule.drop_on_exit)
     for ev in dropped.events:
@@ -385,12 +419,12 @@ async def _reduce(sup: Supervisor, sig: Signal, inbox_id: int | None) -> None:
     if slot is None or slot.crashed:
         await outcome(sup, inbox_id, "processed", "reduce ignored: no live group", sig=sig)
         return
-    await slot.actor.send(Reduce(
+    await told(sup, slot, Reduce(
         order_size=sig.order_size, position_size_type=sig.position_size_type,
         market_position_size=sig.market_position_size,
         prev_market_position_size=sig.prev_market_position_size,
-        max_slippage_percent=sig.max_slippage_percent))
-    await outcome(sup, inbox_id, "processed", f"reduce sent to group {slot.group_id}", sig=sig)
+        max_slippage_percent=sig.max_slippage_percent), inbox_id, "processed",
+        f"reduce sent to group {slot.group_id}", sig=sig)
 
 
 async def _reverse(sup: Supervisor, sig: Signal, inbox_id: int | None) -> None:

@@ -330,11 +330,11 @@ class KillableStore(Store):
                 break
             self._fail([job])
 
-    async def write(self, fn):
+    async def write(self, fn, *, ran=None):
         if self.killed:
             await trio.lowlevel.checkpoint()
             raise Killed()
-        return await super().write(fn)
+        return await super().write(fn, ran=ran)
 
     def write_now(self, fn):
         if self.killed:

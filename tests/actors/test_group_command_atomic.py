@@ -1,0 +1,62 @@
+"""A signal's outcome and the group step it causes commit together (actors/signal_router.py
+``told``): a crash can never leave a promoted queue entry queued while its pyramid was recorded
+(promoted again → a second pyramid), nor a signal marked processed whose pyramid was not."""
+
+import sqlite3
+
+import pytest
+
+from actors.store import StorageError, Store
+from tests.actors.engine_kit import HOUR_MS, START_MS, running, signal
+
+
+def _fail_commit_of(store: Store, kind: str) -> None:
+    """The disk dies at the COMMIT of the first transaction holding a ``kind`` journal row (a
+    fault injected into the real store: its transaction is rolled back, the writer stops)."""
+    commit = store._commit
+    before = store.query("SELECT count(*) AS n FROM journal WHERE kind = ?", (kind,))[0]["n"]
+
+    def failing() -> None:
+        n = store.conn.execute("SELECT count(*) FROM journal WHERE kind = ?", (kind,)).fetchone()
+        if n[0] > before:
+            store.conn.execute("ROLLBACK")
+            raise StorageError("injected: the disk died at this COMMIT")
+        commit()
+
+    store._commit = failing
+
+
+def _facts(db) -> dict:
+    conn = sqlite3.connect(db)
+    try:
+        return {
+            "pyramids": conn.execute("SELECT count(*) FROM pyramids").fetchone()[0],
+            "queued": conn.execute("SELECT count(*) FROM queue_entries").fetchone()[0],
+            "inbox": conn.execute("SELECT state FROM inbox ORDER BY id").fetchall(),
+        }
+    finally:
+        conn.close()
+
+
+async def test_a_crash_at_the_promoted_pyramids_commit_keeps_it_queued(tmp_path, autojump_clock):
+    db = tmp_path / "e.db"
+    with pytest.raises(BaseException) as raised:
+        async with running(db) as kit:
+            await kit.send(signal())
+            assert (await kit.core.pause(user="admin")).ok
+            await kit.send(signal(ts_ms=START_MS + HOUR_MS))  # queued: engine_paused
+            _fail_commit_of(kit.store, "PyramidAdded")
+            assert (await kit.core.resume(user="admin")).ok  # promotes it: a pyramid
+            await kit.settle()
+    assert raised.group_contains(StorageError) if isinstance(raised.value, BaseExceptionGroup) \
+        else isinstance(raised.value, StorageError)
+    # nothing of the promotion is durable: still queued, the signal still waiting in it
+    assert _facts(db) == {"pyramids": 1, "queued": 1,
+                          "inbox": [("processed",), ("queued",)]}
+
+    async with running(db) as kit:  # the next start promotes it once, as pyramid 1
+        assert (await kit.core.resume(user="admin")).ok or kit.sup.paused is False
+        await kit.settle(15)
+        assert _facts(db) == {"pyramids": 2, "queued": 0,
+                              "inbox": [("processed",), ("processed",)]}
+        assert kit.groups()[0]["pyramid_count"] == 2
