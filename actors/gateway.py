@@ -274,12 +274,16 @@ class OrderGateway:
         if order.status in _FINAL:  # every trade before the end, even if the stream lost one
             await self._finish(parts.group_id, ref, order)
             return
-        # the stream may be the only one to report the acknowledgement (a lost response)
-        self._acknowledge(parts.group_id, ref, order)
         row = (_db_state(order.status), order.exchange_order_id or None,
                _text(order.filled_quantity), _text(order.average_price))
         if self._rows.get(order.client_order_id) == row:
-            return  # recorded so already (the stream's start replays every open order)
+            # recorded so already (the stream's start replays every open order), and the
+            # acknowledgement went with that record: delivered after it by ``_accepted``, before
+            # it below, or — an earlier run's record — by the start-up reconciliation to a group
+            # that lacked it (SPEC 8.5)
+            return
+        # the stream may be the only one to report the acknowledgement (a lost response)
+        self._acknowledge(parts.group_id, ref, order)
         # recorded after the trade is passed on: the group's own write books the fill durably
         await self._record(order.client_order_id, state=row[0], exchange_order_id=row[1],
                            filled_qty=order.filled_quantity, avg_price=order.average_price)

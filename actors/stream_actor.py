@@ -10,7 +10,8 @@ already passed on (trade ids, ended orders).
 Sends: ``OrderUpdate`` -> ``gateway.on_update`` (awaited: it records before it delivers),
 ``PriceUpdate`` -> ``market.on_price`` (and, with ``exchange.paper.clock = "feed"``, the feed
 timestamp to the engine clock first). Each event is handled shielded from the restart's
-cancellation, so an update is never half-delivered.
+cancellation, so an update is never half-delivered (a price is handed on without an await:
+nothing can cut it short, so it needs no shield).
 Fails how: the port reconnects by itself (the ccxt adapter falls back to REST polling while its
 websocket is down); should the stream still raise an ``ExchangeError`` or end, it is logged,
 reported to the health tracker and reopened after a back-off (1 s doubling to 30 s). Any other
@@ -108,6 +109,10 @@ class StreamActor:
                 await self._catch_up(symbols, self._gap_since)
             self._gap_since = None
             async for event in events:
+                if isinstance(event, PriceUpdate):  # no await in between: nothing to shield
+                    self._seen()
+                    self._price(event)
+                    continue
                 with trio.CancelScope(shield=True):
                     await self._dispatch(event)
 
@@ -125,17 +130,23 @@ class StreamActor:
                 await self._dispatch(update)
 
     async def _dispatch(self, event: object) -> None:
+        self._seen()
+        match event:
+            case PriceUpdate():
+                self._price(event)
+            case OrderUpdate():
+                await self._on_order(event)
+            case _:
+                raise TypeError(f"unexpected stream event {event!r}")
+
+    def _seen(self) -> None:
         self.events += 1
         if self._health is not None:
             self._health.success()  # an event is an answer from the exchange
             if not self._health.stream_up:
                 self._health.stream_state(True)
-        match event:
-            case PriceUpdate():
-                if self._on_feed_time is not None:
-                    self._on_feed_time(event.ts_ms)
-                self._on_price(event)
-            case OrderUpdate():
-                await self._on_order(event)
-            case _:
-                raise TypeError(f"unexpected stream event {event!r}")
+
+    def _price(self, event: PriceUpdate) -> None:
+        if self._on_feed_time is not None:
+            self._on_feed_time(event.ts_ms)
+        self._on_price(event)
