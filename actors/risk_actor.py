@@ -43,9 +43,10 @@ from engine.risk import (
     RiskBlocked,
     RiskGroupView,
     RiskIdle,
-    evaluate_cycle,
+    decide,
     panel_rows,
     risk_status,
+    screen,
     should_log_insufficient,
 )
 from engine.types import MarketRules
@@ -77,7 +78,7 @@ class Decision(msgspec.Struct, frozen=True, kw_only=True):
     force: bool
     at: int
     outcome: CycleOutcome
-    views: dict[int, RiskGroupView]
+    loser: RiskGroupView | None  # the view of the outcome's loser, as evaluated
     unpriced: list[int]
 
 
@@ -198,9 +199,14 @@ class RiskActor:
 
     # -- one cycle -----------------------------------------------------------------------------
     async def group_views(self):
-        """Every running group, priced at most ``FRESH_PRICE_MS`` old (fetched when older)."""
-        symbols = {s.state.symbol for s in self.supervisor.groups.values() if not s.actor.ended}
-        found = await self.market.fresh_prices(symbols, FRESH_PRICE_MS)
+        """Every running group, priced at most ``FRESH_PRICE_MS`` old (fetched when older):
+        live views, read before the next build (``LiveView.snapshot()`` to keep one)."""
+        latest = self.market.prices()
+        views = self._build({s: p for s, (p, _) in latest.items()})
+        found = await self.market.fresh_prices(self._views.symbols, FRESH_PRICE_MS)
+        if all(s in latest and found.get(s) == latest[s] for s in self._views.symbols):
+            return views  # every price was fresh: nothing awaited, nothing moved
+        # a price was stale or unknown and has been fetched: the states may have moved too
         return self._build({s: p for s, (p, _) in found.items()})
 
     def latest_views(self):
@@ -210,7 +216,7 @@ class RiskActor:
 
     def _build(self, prices: dict[str, Decimal]):
         market_close = self.settings.slippage_action == "warn"
-        return self._views.build(list(self.supervisor.groups.values()), prices, self._rules,
+        return self._views.build(self.supervisor.groups.values(), prices, self._rules,
                                  blocked=self.blocked, skip_once=self.skip_once,
                                  market_close=market_close)
 
@@ -228,15 +234,19 @@ class RiskActor:
         spent = set(self.skip_once) if running else set()
         views = await self.group_views()
         now = self.clock_ms()
-        outcome = evaluate_cycle(views, self.settings, now, force=force, engine_running=running,
-                                 taker_fee_rate=self.taker_fee_rate())
+        screened = screen(views, self.settings, now, force=force)
+        outcome = decide(screened, self.settings, engine_running=running,
+                         taker_fee_rate=self.taker_fee_rate())
+        loser_id = getattr(outcome, "loser_id", None)
+        loser = next((v.snapshot() for v in (*screened.losers, *screened.excluded)
+                      if v.id == loser_id), None)
         self.cycles += 1
         if spent:
             await self.store.write(lambda conn: audit.clear_skip_once(conn, self.store,
                                                                       sorted(spent)))
             self.skip_once -= spent
-        return Decision(trigger=trigger, force=force, at=now, outcome=outcome,
-                        views={v.id: v for v in views}, unpriced=list(self._views.unpriced))
+        return Decision(trigger=trigger, force=force, at=now, outcome=outcome, loser=loser,
+                        unpriced=list(self._views.unpriced))
 
     async def act(self, d: Decision) -> dict[str, Any]:
         """The acting half: record, then execute a sufficient plan step by step."""
@@ -247,7 +257,7 @@ class RiskActor:
                                    "action_id": None, "reason": None, "unpriced": d.unpriced}
         match outcome:
             case OffsetPlan():
-                loser = d.views[outcome.loser_id]
+                loser = d.loser
                 record = audit.ActionRecord(ts=d.at, trigger=d.trigger, outcome=outcome,
                                             loser_usd=loser.unrealized_usd,
                                             loser_percent=loser.unrealized_percent)
@@ -287,7 +297,7 @@ class RiskActor:
         if not should_log_insufficient(last, d.at):
             return None
         self._insufficient_logged[outcome.loser_id] = d.at
-        loser = d.views[outcome.loser_id]
+        loser = d.loser
         record = audit.ActionRecord(ts=d.at, trigger=d.trigger, outcome=outcome,
                                     loser_usd=loser.unrealized_usd,
                                     loser_percent=loser.unrealized_percent)

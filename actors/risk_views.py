@@ -1,8 +1,9 @@
-"""How the risk actor sees the groups: ``RiskGroupView`` values built from the group actors'
-current states and fresh prices, and the JSON of Panel C (SPEC 7.7, 11.5 C).
+"""How the risk actor sees the groups: one ``LiveView`` per running group, built from the group
+actors' current states and fresh prices, and the JSON of Panel C (SPEC 7.7, 11.5 C).
 
-Owns: a cache of the last view per group: its price-independent part keyed by the (immutable)
-state object, the market rules and the close order type; a new price only re-prices it.
+Owns: a live view per group, kept between cycles: rebuilt when the (immutable) state object,
+the market rules or the close order type change, re-priced in place when only the price moved
+(a live market moves every price between two cycles: no new object per group and cycle).
 Receives: the supervisor's registry (``Slot.state`` / ``Slot.crashed``), prices, market rules,
 the operator flags.
 Sends: nothing; pure functions of what it is given apart from the cache.
@@ -16,8 +17,6 @@ from collections.abc import Callable, Iterable, Mapping
 from decimal import Decimal
 from typing import Any, Protocol
 
-import msgspec
-
 from engine.decimals import HUNDRED
 from engine.group import GroupState, average_entry
 from engine.group.lots import per_unit
@@ -27,6 +26,10 @@ from engine.risk import NoAction, OffsetPlan, RiskGroupView, RiskPanelRow
 from engine.types import MarketRules
 
 ZERO = Decimal(0)
+_ENDED = ("closed", "failed")
+_FIELDS = RiskGroupView.__struct_fields__
+# a symbol's rules, the close order type (True: market) and the view fields they give
+_Rules = tuple[MarketRules, bool, tuple[Decimal, Decimal, Decimal]]
 
 
 class SlotLike(Protocol):
@@ -36,38 +39,74 @@ class SlotLike(Protocol):
     def state(self) -> GroupState: ...
 
 
-class _Entry:
-    """One group's cached view: the price-independent part is rebuilt only when the state (or
-    the rules) change; a new price only re-prices it (a live market moves every price between
-    two cycles, so that is the common case)."""
+class LiveView:
+    """A group as the Risk Engine sees it: every field of ``RiskGroupView`` (the engine reads
+    views by attribute only), re-priced in place by the next build, so it is read within one
+    synchronous step; ``snapshot()`` is the immutable value to keep beyond it."""
 
-    __slots__ = ("state", "rules_key", "template", "avg", "qty", "cost", "price", "view")
+    __slots__ = (*_FIELDS, "state", "rules", "cost", "_snapshot")
 
-    def __init__(self, state: GroupState, rules: MarketRules, market_close: bool):
+    def __init__(self, state: GroupState, rules: _Rules):
         self.state = state
-        self.rules_key = (rules, market_close)
-        self.avg = average_entry(state) or ZERO
-        self.qty = state.open_qty
-        self.cost = self.avg * self.qty
-        self.template = _view(state, self.avg, self.qty, rules, market_close)
+        self.rules = rules
+        avg = average_entry(state) or ZERO
+        qty = state.open_qty
+        self.id = state.group_id
+        self.symbol = state.symbol
+        self.side = state.side
+        self.status = state.status
+        self.created_at_ms = state.created_at_ms
+        self.pyramid_count = state.pyramid_count
+        self.max_pyramids = state.config.max_pyramids
+        self.timer_started_at_ms = state.timer_started_at_ms
+        self.avg_entry = avg
+        self.open_qty = qty
+        self.cost = avg * qty
+        self.step_size, self.min_qty, self.min_notional = rules[2]
+        self.closing = state.status == "closing" or state.close is not None or \
+            state.partial is not None
+        self.blocked = self.skip_once = False
         self.price: Decimal | None = None
-        self.view = self.template
+        self.unrealized_usd = self.unrealized_percent = ZERO
+        self._snapshot: RiskGroupView | None = None
 
-    def priced(self, price: Decimal) -> RiskGroupView:
-        if price != self.price:
-            # engine.group.unrealized (SPEC 3.5) on the cached average and quantity
-            usd = per_unit(self.state.side, price, self.avg) * self.qty if self.qty else ZERO
-            pct = usd / self.cost * HUNDRED if self.qty else ZERO
-            self.view = msgspec.structs.replace(self.template, price=price, unrealized_usd=usd,
-                                                unrealized_percent=pct)
-            self.price = price
-        return self.view
+    def reprice(self, price: Decimal) -> None:
+        if price is self.price or price == self.price:
+            return
+        qty = self.open_qty
+        # engine.group.unrealized (SPEC 3.5) on the cached average and quantity
+        usd = per_unit(self.side, price, self.avg_entry) * qty if qty else ZERO
+        self.unrealized_percent = usd / self.cost * HUNDRED if qty else ZERO
+        self.unrealized_usd = usd
+        self.price = price
+        self._snapshot = None
+
+    def flag(self, blocked: bool, skip_once: bool) -> None:
+        if blocked is not self.blocked or skip_once is not self.skip_once:
+            self.blocked, self.skip_once = blocked, skip_once
+            self._snapshot = None
+
+    def snapshot(self) -> RiskGroupView:
+        if self._snapshot is None:
+            self._snapshot = RiskGroupView(**{f: getattr(self, f) for f in _FIELDS})
+        return self._snapshot
+
+
+def _rule_fields(rules: MarketRules, market: bool) -> tuple[Decimal, Decimal, Decimal]:
+    """``step_size``, ``min_qty``, ``min_notional`` of a close order (market or limit)."""
+    applies = not market or rules.min_notional_applies_to_market
+    return (order_step(rules, "market" if market else "limit"), min_qty(rules, market=market),
+            rules.min_notional * rules.contract_size if applies else ZERO)
 
 
 class ViewCache:
     def __init__(self) -> None:
-        self._cache: dict[int, _Entry] = {}
+        self._cache: dict[int, LiveView] = {}
+        # per symbol, the last build's rules: the same object while they are equal (a view
+        # compares its rules by identity)
+        self._rules: dict[str, _Rules] = {}
         self.unpriced: list[int] = []
+        self.symbols: set[str] = set()  # the last build's running groups', priced or not
 
     def clear(self) -> None:
         """Forget every view (the cold case of the benchmark)."""
@@ -75,52 +114,52 @@ class ViewCache:
 
     def build(self, slots: Iterable[SlotLike], prices: Mapping[str, Decimal],
               rules_for: Callable[[str], MarketRules | None], *, blocked: set[int],
-              skip_once: set[int], market_close: bool) -> list[RiskGroupView]:
-        views: list[RiskGroupView] = []
-        seen: set[int] = set()
-        rules_of: dict[str, MarketRules | None] = {}  # one lookup per symbol and build
-        self.unpriced = []
+              skip_once: set[int], market_close: bool) -> list[LiveView]:
+        """A view of every running group on ``prices``; valid until the next build."""
+        market_close = bool(market_close)
+        views: list[LiveView] = []
+        old, cache = self._cache, {}  # the groups gone since the last build drop out
+        rules_of: dict[str, _Rules | None] = {}  # one lookup per symbol and build
+        unpriced = self.unpriced = []
         for slot in slots:
+            if slot.crashed:
+                continue
             state = slot.state
-            if slot.crashed or state.status in ("closed", "failed"):
+            if state.status in _ENDED:
                 continue
             gid = state.group_id
-            seen.add(gid)
             symbol = state.symbol
-            if symbol not in rules_of:
-                rules_of[symbol] = rules_for(symbol)
-            price, rules = prices.get(symbol), rules_of[symbol]
+            price = prices.get(symbol)
+            rules = rules_of[symbol] if symbol in rules_of else self._rules_of(
+                symbol, rules_for, market_close, rules_of)
             if price is None or rules is None:
-                self.unpriced.append(gid)
+                unpriced.append(gid)
                 continue
-            entry = self._cache.get(gid)
+            view = old.get(gid)
             # a refreshed rule set or another close order type also changes the view
-            if entry is None or entry.state is not state or entry.rules_key != (rules,
-                                                                                market_close):
-                entry = self._cache[gid] = _Entry(state, rules, market_close)
-            view = entry.priced(price)
-            if view.blocked != (gid in blocked) or view.skip_once != (gid in skip_once):
-                view = msgspec.structs.replace(view, blocked=gid in blocked,
-                                               skip_once=gid in skip_once)
+            if view is None or view.state is not state or view.rules is not rules:
+                view = LiveView(state, rules)
+            cache[gid] = view
+            view.reprice(price)
+            view.flag(gid in blocked, gid in skip_once)
             views.append(view)
-        for gid in [g for g in self._cache if g not in seen]:
-            del self._cache[gid]
+        self._cache = cache
+        self.symbols = set(rules_of)
         return views
 
-
-def _view(s: GroupState, avg: Decimal, qty: Decimal, rules: MarketRules,
-          market: bool) -> RiskGroupView:
-    """The price-independent fields (priced at the average until ``_Entry.priced``)."""
-    applies = not market or rules.min_notional_applies_to_market
-    return RiskGroupView(
-        id=s.group_id, symbol=s.symbol, side=s.side, status=s.status,
-        created_at_ms=s.created_at_ms, pyramid_count=s.pyramid_count,
-        max_pyramids=s.config.max_pyramids, timer_started_at_ms=s.timer_started_at_ms,
-        avg_entry=avg, open_qty=qty, price=avg, unrealized_usd=ZERO, unrealized_percent=ZERO,
-        step_size=order_step(rules, "market" if market else "limit"),
-        min_qty=min_qty(rules, market=market),
-        min_notional=rules.min_notional * rules.contract_size if applies else ZERO,
-        closing=s.status == "closing" or s.close is not None or s.partial is not None)
+    def _rules_of(self, symbol: str, rules_for: Callable[[str], MarketRules | None],
+                  market_close: bool, rules_of: dict[str, _Rules | None]) -> _Rules | None:
+        rules = rules_for(symbol)
+        last = self._rules.get(symbol)
+        if rules is None:
+            self._rules.pop(symbol, None)
+            found = None
+        elif last is not None and last[1] is market_close and last[0] == rules:
+            found = last
+        else:
+            found = self._rules[symbol] = (rules, market_close, _rule_fields(rules, market_close))
+        rules_of[symbol] = found
+        return found
 
 
 # --- JSON for the API / live push --------------------------------------------------------------
@@ -145,7 +184,7 @@ def plan_json(plan: OffsetPlan | NoAction) -> dict[str, Any]:
             "covered_usd": _num(plan.covered_usd), "winners": steps, "skipped": skipped}
 
 
-def row_json(row: RiskPanelRow, view: RiskGroupView) -> dict[str, Any]:
+def row_json(row: RiskPanelRow, view: LiveView) -> dict[str, Any]:
     return {"group_id": row.group_id, "symbol": row.symbol, "side": row.side,
             "status": view.status, "loss_percent": _num(row.loss_percent),
             "loss_usd": _num(row.loss_usd), "timer_started_at": view.timer_started_at_ms,

@@ -3,6 +3,7 @@
 from engine.risk.cycle import (
     INSUFFICIENT_LOG_INTERVAL_MS,
     RiskPanelRow,
+    decide,
     evaluate_cycle,
     panel_rows,
     risk_status,
@@ -23,6 +24,7 @@ from engine.risk.model import (
 )
 from engine.risk.plan import plan_offsets, unit_profit
 from engine.risk.selection import (
+    Screen,
     age_filter_passed,
     choose_loser,
     is_winner,
@@ -30,6 +32,8 @@ from engine.risk.selection import (
     loser_rank_key,
     pyramids_reached,
     rank_winners,
+    screen,
+    winner_rank_key,
 )
 from engine.risk.timer import (
     TimerFacts,
@@ -42,9 +46,9 @@ from engine.risk.timer import (
 __all__ = [
     "DEFAULT_TAKER_FEE_RATE", "INSUFFICIENT_LOG_INTERVAL_MS", "CycleOutcome", "NoAction",
     "OffsetPlan", "PlanStep", "RiskBlocked", "RiskGroupView", "RiskIdle", "RiskPanelRow",
-    "RiskSettings", "RiskStatus", "SkippedWinner", "TimerFacts", "age_filter_passed",
-    "choose_loser", "evaluate_cycle", "is_winner", "loser_failures", "loser_rank_key",
+    "RiskSettings", "RiskStatus", "Screen", "SkippedWinner", "TimerFacts", "age_filter_passed",
+    "choose_loser", "decide", "evaluate_cycle", "is_winner", "loser_failures", "loser_rank_key",
     "next_timer", "panel_rows", "plan_offsets", "pyramids_reached", "rank_winners", "risk_status",
-    "should_log_insufficient", "start_condition_met", "timer_elapsed", "timer_remaining_ms",
-    "unit_profit",
+    "screen", "should_log_insufficient", "start_condition_met", "timer_elapsed", "timer_remaining_ms",
+    "unit_profit", "winner_rank_key",
 ]

@@ -22,13 +22,14 @@ from engine.risk.model import (
 )
 from engine.risk.plan import plan_offsets
 from engine.risk.selection import (
-    OPERATOR_FAILURES,
+    Screen,
     age_filter_passed,
-    choose_loser,
     loser_failures,
     loser_rank_key,
     pyramids_reached,
     rank_winners,
+    screen,
+    winner_rank_key,
 )
 from engine.risk.timer import timer_remaining_ms
 
@@ -45,21 +46,29 @@ def evaluate_cycle(
     taker_fee_rate: Decimal | None = None,
 ) -> CycleOutcome:
     """Eligibility, loser choice, winner ranking and the offset plan for one cycle."""
-    loser = choose_loser(groups, settings, now_ms, force=force)
-    if loser is None:
-        excluded = [
-            g
-            for g in groups
-            if (f := loser_failures(g, settings, now_ms, force=force))
-            and OPERATOR_FAILURES.issuperset(f)
-        ]
-        if excluded:
-            first = min(excluded, key=loser_rank_key)
+    return decide(screen(groups, settings, now_ms, force=force), settings,
+                  engine_running=engine_running, taker_fee_rate=taker_fee_rate)
+
+
+def decide(
+    screened: Screen,
+    settings: RiskSettings,
+    *,
+    engine_running: bool = True,
+    taker_fee_rate: Decimal | None = None,
+) -> CycleOutcome:
+    """The cycle's outcome from its screened groups: the deepest eligible loser, offset by the
+    winners in rank order; Blocked when the operator's flags or a pause hold every loser back."""
+    if not screened.losers:
+        if screened.excluded:
+            first = min(screened.excluded, key=loser_rank_key)
             return RiskBlocked(reason="losers_excluded", loser_id=first.id)
         return RiskIdle()
+    loser = min(screened.losers, key=loser_rank_key)
     if not engine_running:
         return RiskBlocked(reason="engine_paused", loser_id=loser.id)
-    winners = rank_winners(groups, exclude_id=loser.id)
+    winners = [w for w in screened.winners if w.id != loser.id]
+    winners.sort(key=winner_rank_key)
     return plan_offsets(loser, winners, settings, taker_fee_rate=taker_fee_rate)
 
 

@@ -1,14 +1,18 @@
 """Who may lose and who may pay (SPEC 7.2, 7.4, 7.5 winners, A52, A53, A58, D5).
 
 ``loser_failures`` names every condition a group fails, so the panel and the audit can say why a
-losing group is not acted on; an empty tuple means eligible.
+losing group is not acted on; an empty tuple means eligible. ``screen`` sorts a cycle's groups
+into eligible losers, losers held back only by the operator, and winners in one pass: the same
+rules as a verdict, without naming them (a cycle looks at every open group).
 """
 
 from collections.abc import Iterable
 
+import msgspec
+
 from engine.decimals import cents
 from engine.risk.model import RiskGroupView, RiskSettings
-from engine.risk.timer import timer_elapsed
+from engine.risk.timer import timer_elapsed, wait_ms
 
 _OPEN_STATUSES = frozenset({"partially_filled", "active"})
 # conditions that only the operator's flags fail: such a loser makes the status Blocked, not Idle
@@ -67,7 +71,7 @@ def loser_rank_key(g: RiskGroupView) -> tuple:
 def choose_loser(
     groups: Iterable[RiskGroupView], settings: RiskSettings, now_ms: int, *, force: bool = False
 ) -> RiskGroupView | None:
-    eligible = [g for g in groups if not loser_failures(g, settings, now_ms, force=force)]
+    eligible = screen(groups, settings, now_ms, force=force).losers
     return min(eligible, key=loser_rank_key) if eligible else None
 
 
@@ -76,8 +80,48 @@ def is_winner(g: RiskGroupView) -> bool:
     return g.unrealized_usd > 0 and g.open_qty > 0 and not _operator_and_status(g)
 
 
+def winner_rank_key(g: RiskGroupView) -> tuple:
+    """Unrealized USD, highest first; ties: older group, then lower id."""
+    return (-g.unrealized_usd, g.created_at_ms, g.id)
+
+
 def rank_winners(groups: Iterable[RiskGroupView], *, exclude_id: int | None) -> list[RiskGroupView]:
-    """Winners by unrealized USD, highest first; ties: older group, then lower id."""
     chosen = [g for g in groups if g.id != exclude_id and is_winner(g)]
-    chosen.sort(key=lambda g: (-g.unrealized_usd, g.created_at_ms, g.id))
+    chosen.sort(key=winner_rank_key)
     return chosen
+
+
+class Screen(msgspec.Struct, frozen=True, kw_only=True):
+    """A cycle's groups sorted by role, in their given order (unranked)."""
+
+    losers: list[RiskGroupView]  # no ``loser_failures``
+    excluded: list[RiskGroupView]  # failing only the operator's flags (OPERATOR_FAILURES)
+    winners: list[RiskGroupView]  # ``is_winner``
+
+
+def screen(
+    groups: Iterable[RiskGroupView], settings: RiskSettings, now_ms: int, *, force: bool = False
+) -> Screen:
+    """``loser_failures`` and ``is_winner`` for every group, as one verdict each."""
+    losers: list[RiskGroupView] = []
+    excluded: list[RiskGroupView] = []
+    winners: list[RiskGroupView] = []
+    threshold = settings.loss_threshold_percent
+    full = settings.require_full_pyramids
+    wait = wait_ms(settings)
+    age = settings.age_threshold_minutes * 60_000 if settings.use_trade_age_filter else None
+    for g in groups:
+        if g.status not in _OPEN_STATUSES or g.closing or g.open_qty <= 0:
+            continue  # neither loser nor winner
+        flagged = g.blocked or g.skip_once
+        if g.unrealized_usd > 0 and not flagged:
+            winners.append(g)
+        if (
+            g.unrealized_percent <= threshold
+            and (not full or g.pyramid_count >= g.max_pyramids)
+            and (force or (g.timer_started_at_ms is not None
+                           and now_ms - g.timer_started_at_ms >= wait))
+            and (age is None or now_ms - g.created_at_ms >= age)
+        ):
+            (excluded if flagged else losers).append(g)
+    return Screen(losers=losers, excluded=excluded, winners=winners)
