@@ -82,9 +82,8 @@ class LiveView:
         self._snapshot = None
 
     def flag(self, blocked: bool, skip_once: bool) -> None:
-        if blocked is not self.blocked or skip_once is not self.skip_once:
-            self.blocked, self.skip_once = blocked, skip_once
-            self._snapshot = None
+        self.blocked, self.skip_once = blocked, skip_once
+        self._snapshot = None
 
     def snapshot(self) -> RiskGroupView:
         if self._snapshot is None:
@@ -130,8 +129,9 @@ class ViewCache:
             gid = state.group_id
             symbol = state.symbol
             price = prices.get(symbol)
-            rules = rules_of[symbol] if symbol in rules_of else self._rules_of(
-                symbol, rules_for, market_close, rules_of)
+            rules = rules_of.get(symbol, rules_of)  # itself: not looked up yet
+            if rules is rules_of:
+                rules = self._rules_of(symbol, rules_for, market_close, rules_of)
             if price is None or rules is None:
                 unpriced.append(gid)
                 continue
@@ -140,8 +140,10 @@ class ViewCache:
             if view is None or view.state is not state or view.rules is not rules:
                 view = LiveView(state, rules)
             cache[gid] = view
-            view.reprice(price)
-            view.flag(gid in blocked, gid in skip_once)
+            if price is not view.price:
+                view.reprice(price)
+            if (gid in blocked) is not view.blocked or (gid in skip_once) is not view.skip_once:
+                view.flag(gid in blocked, gid in skip_once)
             views.append(view)
         self._cache = cache
         self.symbols = set(rules_of)

@@ -27,13 +27,14 @@ from engine.risk.selection import (
     Screen,
     age_filter_passed,
     choose_loser,
+    first_loser,
     is_winner,
     loser_failures,
     loser_rank_key,
     pyramids_reached,
     rank_winners,
     screen,
-    winner_rank_key,
+    sort_winners,
 )
 from engine.risk.timer import (
     TimerFacts,
@@ -47,8 +48,8 @@ __all__ = [
     "DEFAULT_TAKER_FEE_RATE", "INSUFFICIENT_LOG_INTERVAL_MS", "CycleOutcome", "NoAction",
     "OffsetPlan", "PlanStep", "RiskBlocked", "RiskGroupView", "RiskIdle", "RiskPanelRow",
     "RiskSettings", "RiskStatus", "Screen", "SkippedWinner", "TimerFacts", "age_filter_passed",
-    "choose_loser", "decide", "evaluate_cycle", "is_winner", "loser_failures", "loser_rank_key",
-    "next_timer", "panel_rows", "plan_offsets", "pyramids_reached", "rank_winners", "risk_status",
-    "screen", "should_log_insufficient", "start_condition_met", "timer_elapsed", "timer_remaining_ms",
-    "unit_profit", "winner_rank_key",
+    "choose_loser", "decide", "evaluate_cycle", "first_loser", "is_winner", "loser_failures",
+    "loser_rank_key", "next_timer", "panel_rows", "plan_offsets", "pyramids_reached",
+    "rank_winners", "risk_status", "screen", "should_log_insufficient", "sort_winners",
+    "start_condition_met", "timer_elapsed", "timer_remaining_ms", "unit_profit",
 ]

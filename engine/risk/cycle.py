@@ -24,12 +24,13 @@ from engine.risk.plan import plan_offsets
 from engine.risk.selection import (
     Screen,
     age_filter_passed,
+    first_loser,
     loser_failures,
     loser_rank_key,
     pyramids_reached,
     rank_winners,
     screen,
-    winner_rank_key,
+    sort_winners,
 )
 from engine.risk.timer import timer_remaining_ms
 
@@ -61,14 +62,14 @@ def decide(
     winners in rank order; Blocked when the operator's flags or a pause hold every loser back."""
     if not screened.losers:
         if screened.excluded:
-            first = min(screened.excluded, key=loser_rank_key)
+            first = first_loser(screened.excluded)
             return RiskBlocked(reason="losers_excluded", loser_id=first.id)
         return RiskIdle()
-    loser = min(screened.losers, key=loser_rank_key)
+    loser = first_loser(screened.losers)
     if not engine_running:
         return RiskBlocked(reason="engine_paused", loser_id=loser.id)
     winners = [w for w in screened.winners if w.id != loser.id]
-    winners.sort(key=winner_rank_key)
+    sort_winners(winners)
     return plan_offsets(loser, winners, settings, taker_fee_rate=taker_fee_rate)
 
 

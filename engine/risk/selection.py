@@ -6,7 +6,8 @@ into eligible losers, losers held back only by the operator, and winners in one 
 rules as a verdict, without naming them (a cycle looks at every open group).
 """
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Sequence
+from operator import attrgetter
 
 import msgspec
 
@@ -68,11 +69,26 @@ def loser_rank_key(g: RiskGroupView) -> tuple:
     return (cents(g.unrealized_percent), cents(g.unrealized_usd), g.created_at_ms, g.id)
 
 
+def first_loser(groups: Sequence[RiskGroupView]) -> RiskGroupView:
+    """``min(groups, key=loser_rank_key)`` one key part at a time: only the groups tied on the
+    parts before are looked at again (``cents`` is monotone, so the lowest value has the lowest
+    cents)."""
+    for field in ("unrealized_percent", "unrealized_usd"):
+        get = attrgetter(field)
+        lowest = min(map(get, groups))
+        at_cents = cents(lowest)
+        groups = [g for g in groups if get(g) == lowest or cents(get(g)) == at_cents]
+    return min(groups, key=_AGE_THEN_ID)
+
+
+_AGE_THEN_ID = attrgetter("created_at_ms", "id")
+
+
 def choose_loser(
     groups: Iterable[RiskGroupView], settings: RiskSettings, now_ms: int, *, force: bool = False
 ) -> RiskGroupView | None:
     eligible = screen(groups, settings, now_ms, force=force).losers
-    return min(eligible, key=loser_rank_key) if eligible else None
+    return first_loser(eligible) if eligible else None
 
 
 def is_winner(g: RiskGroupView) -> bool:
@@ -80,14 +96,15 @@ def is_winner(g: RiskGroupView) -> bool:
     return g.unrealized_usd > 0 and g.open_qty > 0 and not _operator_and_status(g)
 
 
-def winner_rank_key(g: RiskGroupView) -> tuple:
-    """Unrealized USD, highest first; ties: older group, then lower id."""
-    return (-g.unrealized_usd, g.created_at_ms, g.id)
+def sort_winners(winners: list[RiskGroupView]) -> None:
+    """Unrealized USD, highest first; ties: older group, then lower id (two stable sorts)."""
+    winners.sort(key=_AGE_THEN_ID)
+    winners.sort(key=attrgetter("unrealized_usd"), reverse=True)
 
 
 def rank_winners(groups: Iterable[RiskGroupView], *, exclude_id: int | None) -> list[RiskGroupView]:
     chosen = [g for g in groups if g.id != exclude_id and is_winner(g)]
-    chosen.sort(key=winner_rank_key)
+    sort_winners(chosen)
     return chosen
 
 

@@ -3,6 +3,7 @@ loser, the same Blocked/Idle verdicts and the same plan, Decimal for Decimal (SP
 
 from decimal import Decimal as D
 
+import msgspec
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
@@ -11,6 +12,7 @@ from engine.risk import (
     RiskIdle,
     RiskSettings,
     evaluate_cycle,
+    first_loser,
     is_winner,
     loser_failures,
     loser_rank_key,
@@ -106,3 +108,18 @@ def test_a_loser_that_is_also_a_winner_never_offsets_itself():
     assert [g.id for g in out.losers] == [1, 2] and [g.id for g in out.winners] == [1, 2]
     plan = evaluate_cycle(gs, s, NOW, taker_fee_rate=D(0))
     assert plan.loser_id == 2 and [step.group_id for step in plan.steps] == [1]
+
+
+# on and around half cents, both signs: where rounding to 0.01 decides the rank
+_figure = st.sampled_from([D(x) for x in ("-6.005", "-6.004999", "-6.0050001", "-6.01", "-6.00",
+                                          "-5.995", "-0.005", "-0.0049", "0", "0.005", "0.0049",
+                                          "0.015", "-6.005000")])
+
+
+@settings(max_examples=400, deadline=None)
+@given(st.lists(st.tuples(_figure, _figure, st.integers(0, 2)), min_size=1, max_size=8))
+def test_first_loser_is_the_lowest_rank_key(figures):
+    gs = [msgspec.structs.replace(view(i, "100", "94", "1", created=created),
+                                  unrealized_percent=pct, unrealized_usd=usd)
+          for i, (pct, usd, created) in enumerate(figures, start=1)]
+    assert first_loser(gs) is min(gs, key=loser_rank_key)
