@@ -122,9 +122,12 @@ def panel_rows(
     ]
     losing.sort(key=loser_rank_key)
     all_winners = rank_winners(groups, exclude_id=None)
+    all_usd = sum((w.unrealized_usd for w in all_winners), ZERO)
+    winner_ids = {w.id for w in all_winners}
     rows = []
     for g in losing:
-        winners = [w for w in all_winners if w.id != g.id]
+        # a losing group is a winner too only under a threshold >= 0
+        winners = [w for w in all_winners if w.id != g.id] if g.id in winner_ids else all_winners
         failures = loser_failures(g, settings, now_ms)
         rows.append(
             RiskPanelRow(
@@ -139,7 +142,8 @@ def panel_rows(
                 eligible=not failures,
                 failures=failures,
                 offsets_count=len(winners),
-                offsets_usd=sum((w.unrealized_usd for w in winners), ZERO),
+                offsets_usd=all_usd if winners is all_winners else sum(
+                    (w.unrealized_usd for w in winners), ZERO),
                 projected=plan_offsets(g, winners, settings, taker_fee_rate=taker_fee_rate),
             )
         )

@@ -1,5 +1,6 @@
-"""``screen`` + ``decide`` (the one-pass cycle) against the rules stated one by one: the same
-loser, the same Blocked/Idle verdicts and the same plan, Decimal for Decimal (SPEC 7.2-7.5)."""
+"""The fast paths of a cycle and of the panel against the rules stated one by one: ``screen`` +
+``decide`` give the same loser, the same Blocked/Idle verdicts and the same plan, and
+``panel_rows`` the same offsets and projected plans, Decimal for Decimal (SPEC 7.2-7.5, 7.7)."""
 
 from decimal import Decimal as D
 
@@ -16,7 +17,9 @@ from engine.risk import (
     is_winner,
     loser_failures,
     loser_rank_key,
+    panel_rows,
     plan_offsets,
+    rank_winners,
     screen,
 )
 from engine.risk.selection import OPERATOR_FAILURES
@@ -123,3 +126,15 @@ def test_first_loser_is_the_lowest_rank_key(figures):
                                   unrealized_percent=pct, unrealized_usd=usd)
           for i, (pct, usd, created) in enumerate(figures, start=1)]
     assert first_loser(gs) is min(gs, key=loser_rank_key)
+
+
+@settings(max_examples=200, deadline=None)
+@given(groups(), risk_settings, st.sampled_from([None, D("0.001")]))
+def test_panel_offsets_are_every_other_winner(gs, s, fee):
+    ranked = rank_winners(gs, exclude_id=None)
+    for row in panel_rows(gs, s, NOW, taker_fee_rate=fee):
+        g = next(g for g in gs if g.id == row.group_id)
+        others = [w for w in ranked if w.id != g.id]
+        assert (row.offsets_count, row.offsets_usd) == (
+            len(others), sum((w.unrealized_usd for w in others), D(0)))
+        assert row.projected == plan_offsets(g, others, s, taker_fee_rate=fee)
