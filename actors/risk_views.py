@@ -117,7 +117,7 @@ class ViewCache:
         """A view of every running group on ``prices``; valid until the next build."""
         market_close = bool(market_close)
         views: list[LiveView] = []
-        old, cache = self._cache, {}  # the groups gone since the last build drop out
+        cache = self._cache
         rules_of: dict[str, _Rules | None] = {}  # one lookup per symbol and build
         unpriced = self.unpriced = []
         for slot in slots:
@@ -135,17 +135,17 @@ class ViewCache:
             if price is None or rules is None:
                 unpriced.append(gid)
                 continue
-            view = old.get(gid)
+            view = cache.get(gid)
             # a refreshed rule set or another close order type also changes the view
             if view is None or view.state is not state or view.rules is not rules:
-                view = LiveView(state, rules)
-            cache[gid] = view
+                view = cache[gid] = LiveView(state, rules)
             if price is not view.price:
                 view.reprice(price)
             if (gid in blocked) is not view.blocked or (gid in skip_once) is not view.skip_once:
                 view.flag(gid in blocked, gid in skip_once)
             views.append(view)
-        self._cache = cache
+        if len(cache) != len(views):  # it holds every view: the others' groups are gone
+            self._cache = {v.id: v for v in views}
         self.symbols = set(rules_of)
         return views
 

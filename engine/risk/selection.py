@@ -11,7 +11,7 @@ from operator import attrgetter
 
 import msgspec
 
-from engine.decimals import cents
+from engine.decimals import ZERO, cents
 from engine.risk.model import RiskGroupView, RiskSettings
 from engine.risk.timer import timer_elapsed, wait_ms
 
@@ -128,10 +128,10 @@ def screen(
     wait = wait_ms(settings)
     age = settings.age_threshold_minutes * 60_000 if settings.use_trade_age_filter else None
     for g in groups:
-        if g.status not in _OPEN_STATUSES or g.closing or g.open_qty <= 0:
+        if g.status not in _OPEN_STATUSES or g.closing or g.open_qty <= ZERO:
             continue  # neither loser nor winner
         flagged = g.blocked or g.skip_once
-        if g.unrealized_usd > 0 and not flagged:
+        if g.unrealized_usd > ZERO and not flagged:
             winners.append(g)
         if (
             g.unrealized_percent <= threshold

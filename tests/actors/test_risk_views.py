@@ -86,6 +86,7 @@ async def test_live_views_follow_prices_flags_rules_and_states(tmp_path, autojum
         await kit.settle()
         await check(kit)
         assert {v.id for v in risk.latest_views()} == {loser, w1}
+        assert set(risk._views._cache) == {loser, w1}  # the ended group's view is forgotten
 
 
 async def test_stale_prices_are_fetched_before_the_views_are_priced(tmp_path, autojump_clock):
