@@ -43,7 +43,8 @@ class RiskGroupView(msgspec.Struct, frozen=True, kw_only=True, tag=True):
 
     ``unrealized_usd``/``unrealized_percent`` follow SPEC 3.5 (fees excluded). ``closing`` = a
     close is in progress. Market rules are those of a market close of the symbol: ``step_size``,
-    ``min_qty`` and ``min_notional`` (0 = none).
+    ``min_qty`` and ``min_notional`` (0 = none). The core reads views by attribute only, so an
+    object with these fields serves as well (the risk actor's views, re-priced in place).
     """
 
     id: int

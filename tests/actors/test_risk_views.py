@@ -10,7 +10,7 @@ import trio
 from actors.market import FRESH_PRICE_MS
 from actors.risk_views import ViewCache
 from engine.group import unrealized
-from engine.risk import evaluate_cycle
+from engine.risk import evaluate_cycle, panel_rows
 from tests.actors.engine_kit import START_MS, running, signal
 from tests.actors.risk_kit import L_SYM, W1_SYM, W2_SYM, d4_groups, risk_config, state
 
@@ -42,9 +42,12 @@ async def check(kit):
     for v in live:
         assert (v.unrealized_usd, v.unrealized_percent) == unrealized(state(kit, v.id),
                                                                       prices[v.symbol])
+    fee = risk.taker_fee_rate()
+    assert panel_rows(risk.latest_views(), risk.settings, START_MS, taker_fee_rate=fee) == \
+        panel_rows(fresh, risk.settings, START_MS, taker_fee_rate=fee)
     decision = await risk.evaluate("run_now")
-    assert decision.outcome == evaluate_cycle(
-        fresh, risk.settings, decision.at, taker_fee_rate=risk.taker_fee_rate())
+    assert decision.outcome == evaluate_cycle(fresh, risk.settings, decision.at,
+                                              taker_fee_rate=fee)
     if decision.loser is not None:
         assert decision.loser == next(v for v in fresh if v.id == decision.loser.id)
     return decision
