@@ -119,24 +119,33 @@ class GroupActor:
         """Events up never block: a full inbox is a bug (trio.WouldBlock propagates)."""
         self._send.send_nowait(msg)
 
-    async def send(self, msg: GroupInput) -> None:
-        """Commands down are awaited (supervisor, risk actor): a full inbox is backpressure."""
-        await self._enqueue(msg, msg)
+    async def send(self, msg: GroupInput) -> bool:
+        """Commands down are awaited (supervisor, risk actor): a full inbox is backpressure.
+        False: the actor has stopped (crashed, or ended and gone), nothing will handle it."""
+        return await self._enqueue(msg, msg)
 
     async def command(self, msg: GroupInput,
                       also: Callable[[sqlite3.Connection], None] | None = None) -> bool:
         """``send``, then wait until the step ``msg`` causes is durable, with ``also`` written
         in that same transaction. False: the actor stopped first (nothing of it recorded)."""
         cmd = _Command(msg, also)
-        await self._enqueue(msg, cmd)
+        if not await self._enqueue(msg, cmd):
+            return False
         await cmd.done.wait()
         return cmd.ok
 
-    async def _enqueue(self, msg: GroupInput, item: GroupInput | _Command) -> None:
-        if isinstance(msg, AddPyramid):
+    async def _enqueue(self, msg: GroupInput, item: GroupInput | _Command) -> bool:
+        adding = isinstance(msg, AddPyramid)
+        if adding:  # counted before the send: the actor may decide it before send returns
             self._adds_waiting += 1
             self._last_sent = msg
-        await self._send.send(item)
+        try:
+            await self._send.send(item)
+        except trio.BrokenResourceError:
+            if adding:
+                self._adds_waiting -= 1
+            return False
+        return True
 
     def next_pyramid_index(self) -> int:
         """The index the sender's next pyramid plan must carry. The state's next index once
@@ -179,14 +188,15 @@ class GroupActor:
 
     def _release_waiters(self) -> None:
         """Commands still queued when the actor stops were not recorded: their senders are
-        told so (``ok`` False) instead of waiting forever."""
+        told so (``ok`` False) instead of waiting forever; later sends find the door closed."""
         while True:
             try:
                 item = self._receive.receive_nowait()
             except (trio.WouldBlock, trio.EndOfChannel, trio.ClosedResourceError):
-                return
+                break
             if isinstance(item, _Command):
                 item.done.set()
+        self._receive.close()
 
     async def _loop(self) -> None:
         next_tick = trio.current_time() + TICK_S

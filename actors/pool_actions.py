@@ -143,7 +143,9 @@ async def _close_group(sup: Supervisor, group_id: int, user: str | None) -> Admi
     status = slot.state.status
     if status in ("closing", "closed", "failed"):
         return AdminResult(ok=False, code="conflict", message=f"group is {status}")
-    await slot.actor.send(CloseGroup(reason="manual"))
+    if not await slot.actor.command(CloseGroup(reason="manual")):  # answered once recorded
+        return AdminResult(ok=False, code="conflict", message="group actor stopped; "
+                           "it is taken up again at the next start")
     log.info(f"manual close of group {group_id} by {user}", extra={
         "event": "manual_close", "group_id": group_id, "symbol": slot.key[1],
         "timeframe": slot.key[2], "data": {"user": user}})

@@ -124,3 +124,31 @@ async def test_a_tp_fill_racing_an_exit_never_sells_twice(tmp_path, autojump_clo
         group = kit.groups()[0]
         assert group["status"] == "closed"
         assert group["close_reason"] in ("exit_signal", "all_legs_tp")
+
+
+async def test_a_stopped_actor_releases_queued_commands_and_refuses_later_ones(
+        tmp_path, autojump_clock):
+    """A group that crashes with a command waiting behind the bad message tells its sender
+    ``False`` (nothing recorded) and closes its door: no sender ever waits on a dead group."""
+    from engine.group.messages import CloseGroup, TradeFilled
+    from engine.group.state import OrderRef
+
+    async with running(tmp_path / "e.db") as kit:
+        await kit.send(signal())
+        actor = kit.sup.groups[1].actor
+        answers: list[bool] = []
+        async with trio.open_nursery() as nursery:
+            # a trade naming a leg the group does not have (a bug: the reducer refuses it),
+            # then a close queued behind it
+            actor.deliver(TradeFilled(ref=OrderRef(pyramid=7, leg=7, purpose="e", attempt=0),
+                                      trade_id="x", price=D(1), qty=D(1), fee=D(0),
+                                      fee_asset="USDT", ts_ms=0))
+
+            async def close() -> None:
+                answers.append(await actor.command(CloseGroup(reason="manual")))
+
+            nursery.start_soon(close)
+        assert answers == [False]
+        assert await actor.command(CloseGroup(reason="manual")) is False
+        assert await actor.send(CloseGroup(reason="manual")) is False
+        assert kit.groups()[0]["status"] != "closing"  # no close was ever recorded

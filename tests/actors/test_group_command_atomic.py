@@ -60,3 +60,25 @@ async def test_a_crash_at_the_promoted_pyramids_commit_keeps_it_queued(tmp_path,
         assert _facts(db) == {"pyramids": 2, "queued": 0,
                               "inbox": [("processed",), ("processed",)]}
         assert kit.groups()[0]["pyramid_count"] == 2
+
+
+async def test_a_group_that_crashes_with_a_command_queued_releases_its_sender(
+        tmp_path, autojump_clock):
+    """The supervisor waits for the group to record a pyramid; a group that dies first must
+    not leave it waiting forever: the signal is refused and the next one is routed."""
+    from decimal import Decimal as D
+
+    from engine.group.messages import TradeFilled
+    from engine.group.state import OrderRef
+
+    async with running(tmp_path / "e.db") as kit:
+        await kit.send(signal())
+        # an update naming a leg the group does not have: the reducer refuses it (a bug) —
+        # delivered right before the pyramid, so the pyramid waits behind it in the inbox
+        kit.sup.deliver(1, TradeFilled(ref=OrderRef(pyramid=7, leg=7, purpose="e", attempt=0),
+                                       trade_id="x", price=D(1), qty=D(1), fee=D(0),
+                                       fee_asset="USDT", ts_ms=0))
+        pyramid = await kit.send(signal(ts_ms=START_MS + HOUR_MS))
+        assert kit.inbox_row(pyramid)["state"] == "rejected"
+        other = await kit.send(signal(timeframe=15))
+        assert kit.inbox_row(other) == {"state": "processed", "outcome": "group 2 opened"}
