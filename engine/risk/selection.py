@@ -18,6 +18,7 @@ from engine.risk.timer import timer_elapsed, wait_ms
 _OPEN_STATUSES = frozenset({"partially_filled", "active"})
 # conditions that only the operator's flags fail: such a loser makes the status Blocked, not Idle
 OPERATOR_FAILURES = frozenset({"blocked", "skip_once"})
+_AGE_THEN_ID = attrgetter("created_at_ms", "id")  # the rank's last parts, loser and winner alike
 
 
 def pyramids_reached(g: RiskGroupView) -> bool:
@@ -79,9 +80,6 @@ def first_loser(groups: Sequence[RiskGroupView]) -> RiskGroupView:
         at_cents = cents(lowest)
         groups = [g for g in groups if get(g) == lowest or cents(get(g)) == at_cents]
     return min(groups, key=_AGE_THEN_ID)
-
-
-_AGE_THEN_ID = attrgetter("created_at_ms", "id")
 
 
 def choose_loser(
