@@ -4,7 +4,8 @@ Run it standalone::
 
     python -m tests.emulator --port 9443
 
-then point the engine (or ccxt) at ``http://127.0.0.1:9443/api/v3`` and the streams at
+(``--exchange-info FILE`` serves another exchangeInfo, e.g. extra synthetic markets), then
+point the engine (or ccxt) at ``http://127.0.0.1:9443/api/v3`` and the streams at
 ``ws://127.0.0.1:9443``. API key/secret: ``tests.emulator.server.API_KEY``/``API_SECRET``
 (or ``--api-key``/``--api-secret``).
 
@@ -20,6 +21,8 @@ Signed requests are checked like Binance: -2014/-2015 key, -1022 HMAC-SHA256 sig
 
 Control endpoints (JSON):
 ``POST /_emulator/price {symbol, price}`` sets a price (fills resting orders, pushes tickers);
+``POST /_emulator/prices {prices: [[symbol, price], ...]}`` sets many, in order (one request
+for a benchmark's whole feed step);
 ``POST /_emulator/fault {kind, count, path, method, msg, delay_s, retry_after_s}`` with kind
 ``5xx`` (503, nothing done), ``5xx_after`` (500 after the effect), ``timeout`` (effect done,
 answer held ``delay_s``), ``429``, ``418``, a Binance code like ``-2010``/``-1013``, or

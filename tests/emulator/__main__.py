@@ -2,10 +2,11 @@
 
 import argparse
 from functools import partial
+from pathlib import Path
 
 import trio
 
-from tests.emulator.server import API_KEY, API_SECRET, make_emulator, serve
+from tests.emulator.server import API_KEY, API_SECRET, INFO_FILE, make_emulator, serve
 
 
 def main() -> None:
@@ -14,8 +15,11 @@ def main() -> None:
     parser.add_argument("--port", type=int, default=9443)
     parser.add_argument("--api-key", default=API_KEY)
     parser.add_argument("--api-secret", default=API_SECRET)
+    parser.add_argument("--exchange-info", type=Path, default=INFO_FILE,
+                        help="the exchangeInfo JSON to serve (default: %(default)s)")
     args = parser.parse_args()
-    emulator = make_emulator(api_key=args.api_key, api_secret=args.api_secret)
+    emulator = make_emulator(api_key=args.api_key, api_secret=args.api_secret,
+                             info_file=args.exchange_info)
 
     async def run() -> None:
         async with trio.open_nursery() as nursery:

@@ -223,6 +223,11 @@ class Emulator:
             case "POST", "/_emulator/price":
                 self.set_price(data["symbol"], Decimal(str(data["price"])))
                 return 200, {"ok": True}, {}
+            case "POST", "/_emulator/prices":
+                # many moves in one request (a benchmark's market feed), applied in order
+                for symbol, price in data["prices"]:
+                    self.set_price(symbol, Decimal(str(price)))
+                return 200, {"ok": True, "applied": len(data["prices"])}, {}
             case "POST", "/_emulator/reset":
                 balances = data.get("balances")
                 self.reset(data.get("rate_limits"),

@@ -20,8 +20,9 @@ API_KEY = "emuKey0000000000000000000000000000000000000000000000000000000001"
 API_SECRET = "emuSecret00000000000000000000000000000000000000000000000000001"
 
 
-def make_emulator(*, api_key: str = API_KEY, api_secret: str = API_SECRET) -> Emulator:
-    return Emulator(json.loads(INFO_FILE.read_text()), api_key=api_key, api_secret=api_secret)
+def make_emulator(*, api_key: str = API_KEY, api_secret: str = API_SECRET,
+                  info_file: Path = INFO_FILE) -> Emulator:
+    return Emulator(json.loads(info_file.read_text()), api_key=api_key, api_secret=api_secret)
 
 
 async def serve(emulator: Emulator, *, host: str = "127.0.0.1", port: int = 0,
@@ -71,6 +72,10 @@ class _Remote:
 
     def price(self, symbol: str, price: str) -> None:
         self.control("price", {"symbol": symbol, "price": price})
+
+    def prices(self, moves: list[tuple[str, str]]) -> int:
+        """Many price moves in one request, applied in order; answers how many."""
+        return self.control("prices", {"prices": moves})["applied"]  # type: ignore[index]
 
     def orders(self) -> list[dict]:
         return self.control("orders")  # type: ignore[return-value]
