@@ -101,11 +101,17 @@ async def admin(sup: Supervisor, op: str, **args) -> AdminResult:
                                        forced=op == "queue_force_add", user=user)
         case "queue_remove":
             entry = sup.queue.find(int(args["entry_id"]))
-            step = await sup.queue.remove(int(args["entry_id"]), user=user or "")
+            text = f"removed from the queue by {user}"
+
+            def marks(step) -> list[router.Mark]:
+                removed = [ev for ev in step.events if type(ev).__name__ == "EntryRemoved"]
+                return [router.entry_mark(entry, text)] if removed and entry else []
+
+            step = await sup.queue.remove(int(args["entry_id"]), user=user or "",
+                                          also=router.marking(sup, marks))
             if entry is None or not step.events or type(step.events[0]).__name__ != "EntryRemoved":
                 return AdminResult(ok=False, code="not_found", message="not_found")
-            await router.outcome(sup, decode_payload(entry.payload).inbox_id, "processed",
-                                 f"removed from the queue by {user}")
+            router.log_marks(marks(step), None)
             sup.poke("queue_removed")
             return AdminResult(ok=True, message=f"entry {entry.id} removed")
         case "pause" | "resume":

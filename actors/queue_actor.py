@@ -28,6 +28,8 @@ from engine import queue as q
 from engine.queue import Key, KeyState, PoolView, Promotion, QueueEntry, QueueState, QueueStep
 from engine.signals import Signal
 
+Also = Callable[[sqlite3.Connection, QueueStep], None]
+
 log = logging.getLogger("engine.system")
 
 
@@ -86,22 +88,25 @@ class QueueActor:
     # -- changes --------------------------------------------------------------------------
     async def enqueue(self, signal: q.QueuedSignal, *, reason: q.QueueReason,
                       live_side: str | None, replace: bool, limit: int,
-                      after: Staged | None = None) -> QueueStep:
+                      after: Staged | None = None, also: Also | None = None) -> QueueStep:
         """``after``: a staged promotion whose entry goes back to the queue — both changes are
-        one commit (the promoted entry's removal never reaches the disk alone)."""
+        one commit (the promoted entry's removal never reaches the disk alone). ``also``
+        (here and below): the caller's rows for this step — the inbox outcomes of the signals
+        it queued, replaced or dropped — written in the same transaction."""
         base = self.state if after is None else after.step.state
         step = q.enqueue(base, signal, reason=reason, now_ms=self._clock_ms(),
                          live_side=live_side, queue_replace_same_symbol=replace,
                          queue_limit=limit)
         if after is not None:
             step = QueueStep(state=step.state, events=after.step.events + step.events)
-        return await self._commit(step)
+        return await self._commit(step, also)
 
-    async def drop_on_exit(self, key: Key, *, enabled: bool) -> QueueStep:
-        return await self._commit(q.drop_on_exit(self.state, key, drop_on_exit=enabled))
+    async def drop_on_exit(self, key: Key, *, enabled: bool, also: Also | None = None
+                           ) -> QueueStep:
+        return await self._commit(q.drop_on_exit(self.state, key, drop_on_exit=enabled), also)
 
-    async def remove(self, entry_id: int, *, user: str) -> QueueStep:
-        return await self._commit(q.remove(self.state, entry_id, user=user))
+    async def remove(self, entry_id: int, *, user: str, also: Also | None = None) -> QueueStep:
+        return await self._commit(q.remove(self.state, entry_id, user=user), also)
 
     async def plan_promote_one(self, entry_id: int, *, pool: PoolView, forced: bool
                                ) -> tuple[QueueStep, Staged | None, Promotion | None]:
@@ -130,11 +135,18 @@ class QueueActor:
                            next_id=self.state.next_id)
         await self._commit(QueueStep(state=state, events=()))
 
-    async def _commit(self, step: QueueStep) -> QueueStep:
+    async def _commit(self, step: QueueStep, also: Also | None = None) -> QueueStep:
         staged = self.stage(step)
-        if staged.empty:
+        if staged.empty and also is None:
             return step
-        await self._store.write(staged.write)
+
+        def write(conn: sqlite3.Connection) -> None:
+            if not staged.empty:
+                staged.write(conn)
+            if also is not None:
+                also(conn, step)
+
+        await self._store.write(write)
         staged.adopt()
         return step
 

@@ -357,35 +357,66 @@ async def enqueue(sup: Supervisor, sig: Signal, inbox_id: int | None, reason: Qu
         entry_legs=len(levels))
     before = {e.id: e for e in sup.queue.for_key(key)}
     live = sup.live(key)
+
+    def marks(step) -> list[Mark]:
+        """Every signal this queue step decides: the new one and those it replaces."""
+        out: list[Mark] = []
+        for ev in step.events:
+            match type(ev).__name__:
+                case "EntryQueued":
+                    out.append((inbox_id, "queued", f"queued: {reason}", logging.INFO))
+                case "EntryReplaced":
+                    out.append(entry_mark(before.get(ev.entry.id), "replaced by a newer signal"))
+                    out.append((inbox_id, "queued", f"queued: {reason} (replaced entry "
+                                f"{ev.entry.id}, count {ev.entry.replacement_count})",
+                                logging.INFO))
+                case "EntrySuperseded":
+                    out.append(entry_mark(before.get(ev.entry_id),
+                                           "superseded by an opposite signal"))
+                case "DuplicateIgnored":
+                    out.append((inbox_id, "duplicate", "duplicate entry signal", logging.INFO))
+                case "QueueFullRejected":
+                    out.append((inbox_id, "rejected", "queue full", logging.WARNING))
+        return out
+
     step = await sup.queue.enqueue(
         queued, reason=reason, live_side=None if live is None else live.state.side,
         replace=sup.config.waiting_rule.queue_replace_same_symbol,
-        limit=sup.config.execution_pool.queue_limit, after=taken)
-    entry_id = None
-    for ev in step.events:
-        kind = type(ev).__name__
-        if kind == "EntryQueued":
-            entry_id = ev.entry.id
-            await outcome(sup, inbox_id, "queued", f"queued: {reason}", sig=sig)
-        elif kind == "EntryReplaced":
-            entry_id = ev.entry.id
-            await _superseded(sup, before.get(ev.entry.id), "replaced by a newer signal")
-            await outcome(sup, inbox_id, "queued", f"queued: {reason} (replaced entry "
-                          f"{ev.entry.id}, count {ev.entry.replacement_count})", sig=sig)
-        elif kind == "EntrySuperseded":
-            await _superseded(sup, before.get(ev.entry_id), "superseded by an opposite signal")
-        elif kind == "DuplicateIgnored":
-            await outcome(sup, inbox_id, "duplicate", "duplicate entry signal", sig=sig)
-        elif kind == "QueueFullRejected":
-            await outcome(sup, inbox_id, "rejected", "queue full", logging.WARNING, sig)
+        limit=sup.config.execution_pool.queue_limit, after=taken,
+        also=marking(sup, marks))
+    log_marks(marks(step), sig)
+    entry_id = next((ev.entry.id for ev in step.events
+                     if type(ev).__name__ in ("EntryQueued", "EntryReplaced")), None)
     sup.poke("queued")  # the watched symbols include queued ones
     return entry_id
 
 
-async def _superseded(sup: Supervisor, entry, text: str) -> None:
-    if entry is None:
-        return
-    await outcome(sup, decode_payload(entry.payload).inbox_id, "processed", text)
+Mark = tuple[int | None, str, str, int]  # inbox id, state, outcome text, log level
+
+
+def entry_mark(entry, text: str) -> Mark:
+    """The outcome of a queued entry's own signal (None: an entry without one)."""
+    return (None if entry is None else decode_payload(entry.payload).inbox_id, "processed",
+            text, logging.INFO)
+
+
+def marking(sup: Supervisor, marks):
+    """The queue step's ``also``: its signals' inbox outcomes, in the queue's transaction —
+    a crash never leaves an inbox row "queued" that no entry holds any more."""
+    now = sup.clock_ms()
+
+    def write(conn: sqlite3.Connection, step) -> None:
+        for inbox_id, state, text, _ in marks(step):
+            if inbox_id is not None:
+                _mark(conn, sup, inbox_id, state, text, now)
+
+    return write
+
+
+def log_marks(marks: list[Mark], sig: Signal | None) -> None:
+    for inbox_id, state, text, level in marks:
+        if inbox_id is not None:
+            _outcome_log(level, text, state, inbox_id, sig)
 
 
 # -- exit, reduce, reverse -------------------------------------------------------------------
@@ -398,10 +429,14 @@ async def _exit(sup: Supervisor, sig: Signal, inbox_id: int | None, *, reason: s
         await slot.actor.command(CloseGroup(reason=reason,
                                             max_slippage_percent=sig.max_slippage_percent))
     queued = {e.id: e for e in sup.queue.for_key(key)}
-    dropped = await sup.queue.drop_on_exit(key, enabled=sup.config.waiting_rule.drop_on_exit)
-    for ev in dropped.events:
-        for entry_id in getattr(ev, "entry_ids", ()):
-            await _superseded(sup, queued.get(entry_id), "queued entry dropped by exit")
+
+    def marks(step) -> list[Mark]:
+        return [entry_mark(queued.get(entry_id), "queued entry dropped by exit")
+                for ev in step.events for entry_id in getattr(ev, "entry_ids", ())]
+
+    dropped = await sup.queue.drop_on_exit(key, enabled=sup.config.waiting_rule.drop_on_exit,
+                                           also=marking(sup, marks))
+    log_marks(marks(dropped), None)
     if slot is None and not dropped.events:
         if reason == "exit_signal":
             await outcome(sup, inbox_id, "processed", "exit ignored: nothing live or queued",

@@ -1,6 +1,8 @@
-"""A signal's outcome and the group step it causes commit together (actors/signal_router.py
-``told``): a crash can never leave a promoted queue entry queued while its pyramid was recorded
-(promoted again → a second pyramid), nor a signal marked processed whose pyramid was not."""
+"""A signal's outcome commits with the change it causes (actors/signal_router.py): with the
+group's step (``told``) — a crash can never leave a promoted queue entry queued while its
+pyramid was recorded (promoted again → a second pyramid), nor a signal marked processed whose
+pyramid was not — and with the queue change (``marking``) — never an inbox row "queued" that
+no entry holds any more."""
 
 import sqlite3
 
@@ -10,14 +12,16 @@ from actors.store import StorageError, Store
 from tests.actors.engine_kit import HOUR_MS, START_MS, running, signal
 
 
-def _fail_commit_of(store: Store, kind: str) -> None:
-    """The disk dies at the COMMIT of the first transaction holding a ``kind`` journal row (a
-    fault injected into the real store: its transaction is rolled back, the writer stops)."""
+def _fail_commit_of(store: Store, kind: str, body: str = "") -> None:
+    """The disk dies at the COMMIT of the first transaction holding a ``kind`` journal row
+    whose body contains ``body`` (a fault injected into the real store: its transaction is
+    rolled back, the writer stops)."""
     commit = store._commit
-    before = store.query("SELECT count(*) AS n FROM journal WHERE kind = ?", (kind,))[0]["n"]
+    sql = "SELECT count(*) AS n FROM journal WHERE kind = ? AND instr(body, ?) > 0"
+    before = store.query(sql, (kind, body))[0]["n"]
 
     def failing() -> None:
-        n = store.conn.execute("SELECT count(*) FROM journal WHERE kind = ?", (kind,)).fetchone()
+        n = store.conn.execute(sql, (kind, body)).fetchone()
         if n[0] > before:
             store.conn.execute("ROLLBACK")
             raise StorageError("injected: the disk died at this COMMIT")
@@ -82,3 +86,27 @@ async def test_a_group_that_crashes_with_a_command_queued_releases_its_sender(
         assert kit.inbox_row(pyramid)["state"] == "rejected"
         other = await kit.send(signal(timeframe=15))
         assert kit.inbox_row(other) == {"state": "processed", "outcome": "group 2 opened"}
+
+
+
+async def test_a_crash_at_a_replacements_commit_keeps_the_queue_and_inbox_agreeing(
+        tmp_path, autojump_clock):
+    from tests.actors.engine_kit import config
+
+    db = tmp_path / "e.db"
+    with pytest.raises(BaseException):
+        async with running(db, config(execution_pool={"max_open_groups": 1})) as kit:
+            await kit.send(signal())
+            await kit.send(signal(timeframe=15))  # queued: pool_full
+            _fail_commit_of(kit.store, "SignalOutcome", "replaced by a newer signal")
+            await kit.send(signal(timeframe=15, ts_ms=START_MS + HOUR_MS))  # replaces it
+    conn = sqlite3.connect(db)
+    try:
+        held = [r[0] for r in conn.execute("SELECT payload FROM queue_entries")]
+        inbox = conn.execute("SELECT id, state FROM inbox ORDER BY id").fetchall()
+    finally:
+        conn.close()
+    # the replacement is all or nothing: entry 1 still holds signal 2, signal 3 waits
+    assert len(held) == 1 and '"inbox_id":2' in held[0]
+    assert inbox == [(1, "processed"), (2, "queued"), (3, "accepted")]  # 3: taken up again
+
