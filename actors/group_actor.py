@@ -5,7 +5,8 @@ snapshots) and its price subscription.
 Receives (its inbox, ``deliver`` = send_nowait): the inputs of ``engine.group.messages`` —
 ``AddPyramid`` / ``CloseGroup`` / ``Reduce`` from the supervisor (awaited by the sender),
 ``OrderAccepted`` / ``OrderRejected`` / ``TradeFilled`` / ``OrderEnded`` from the gateway,
-``PriceChanged`` from market data (at most one pending; the newest price is read with
+``PriceChanged`` from market data (at most one pending, and only for prices outside the quiet
+band it sets after every step — ``engine.group.price_watch``; the newest price is read with
 ``take()``), ``RiskClose`` from the risk actor; and a ``Tick`` every second of engine time.
 Asks the exchange (``free_balance``) for the free base balance when a step would send a full
 close's selling order on spot: that order is capped at it (SPEC 4.7 step 3), so the balance is
@@ -37,6 +38,7 @@ import trio
 from actors import group_projection as projection
 from actors.store import Store
 from engine.group import GroupContext, GroupState, decide, next_pyramid_index
+from engine.group.price_watch import Band, quiet_band
 from engine.group.messages import (
     AddPyramid,
     CancelOrder,
@@ -81,6 +83,7 @@ class _Command:
 
 class Subscription(Protocol):
     def take(self) -> Decimal | None: ...
+    def quiet_between(self, band: Band | None) -> None: ...
     def close(self) -> None: ...
 
 
@@ -116,8 +119,13 @@ class GroupActor:
 
     # -- the door -----------------------------------------------------------------------
     def deliver(self, msg: GroupInput) -> None:
-        """Events up never block: a full inbox is a bug (trio.WouldBlock propagates)."""
-        self._send.send_nowait(msg)
+        """Events up never block: a full inbox is a bug (trio.WouldBlock propagates). An actor
+        that has stopped hears nothing more (a crashed group is taken up at the next start,
+        where reconciliation books what it missed)."""
+        try:
+            self._send.send_nowait(msg)
+        except trio.BrokenResourceError:
+            pass
 
     async def send(self, msg: GroupInput) -> bool:
         """Commands down are awaited (supervisor, risk actor): a full inbox is backpressure.
@@ -176,6 +184,7 @@ class GroupActor:
         whose commands this actor performs first."""
         if self._subscribe is not None:
             self._sub = self._subscribe(self.state.symbol, self.deliver)
+            self._watch()
         task_status.started()
         try:
             if initial is not None:
@@ -219,6 +228,7 @@ class GroupActor:
                 continue
             next_tick = trio.current_time() + TICK_S
             await self.handle(Tick())
+            self._watch()  # the market rules behind the aggregate target may have changed
 
     async def handle(self, msg: GroupInput) -> Step:
         step, recorded = await self._decide_and_record(msg)
@@ -272,9 +282,15 @@ class GroupActor:
 
         await self._store.write(write)
         self.state = step.state
+        self._watch()
         _log_events(step)
         self._on_events(self.state, step.events)  # R5: RiskCloseOutcome, closes, fills
         return step, True
+
+    def _watch(self) -> None:
+        """Tell market data which prices can change this group's decision."""
+        if self._sub is not None:
+            self._sub.quiet_between(quiet_band(self.state, self._context(self.state).rules))
 
     async def _act(self, step: Step) -> None:
         for cmd in step.commands:

@@ -4,7 +4,9 @@ Owns: the newest ``(price, received_ms)`` per symbol and the price subscriptions
 Receives: ``on_price(PriceUpdate)`` from the stream actor (exchange ticker stream, REST price
 polling, the paper exchange's feed); ``fresh_prices(symbols, max_age_ms)`` from whoever needs
 prices no older than a bound (SPEC 6.3 / 7.6: at most 10 s old).
-Sends: ``PriceChanged`` to each subscriber through its non-blocking ``notify`` — at most ONE
+Sends: ``PriceChanged`` to each subscriber through its non-blocking ``notify`` — only for prices
+outside the subscriber's quiet band (``quiet_between``: prices that cannot change its decision
+are not offered) and at most ONE
 pending per subscription: further prices only update the stored value, and the subscriber reads
 the newest one with ``PriceSubscription.take()``, which also clears the flag. So a price burst
 adds at most one message to a group inbox and can never overflow it.
@@ -25,6 +27,7 @@ from decimal import Decimal
 
 from actors.exchange.port import ExchangeError, ExchangePort, PriceUpdate
 from engine.group.messages import PriceChanged
+from engine.group.price_watch import Band, inside
 
 log = logging.getLogger("engine.system")
 
@@ -40,6 +43,7 @@ class PriceSubscription:
         self._market = market
         self._notify = notify
         self.pending = False  # a PriceChanged is in the subscriber's inbox, not yet taken
+        self._quiet: Band | None = None  # prices strictly inside decide nothing for it
 
     def take(self) -> Decimal | None:
         """The newest price (possibly newer than the message that woke the subscriber); clears
@@ -51,8 +55,17 @@ class PriceSubscription:
     def close(self) -> None:
         self._market._unsubscribe(self)
 
+    def quiet_between(self, band: Band | None) -> None:
+        """The subscriber's quiet band (``engine.group.price_watch``): prices inside it are not
+        offered. The newest price is offered at once if the new band leaves it outside (the
+        subscriber's triggers moved past a price it was not woken for)."""
+        self._quiet = band
+        latest = self._market.price(self.symbol)
+        if latest is not None:
+            self._offer(latest[0])
+
     def _offer(self, price: Decimal) -> None:
-        if self.pending:
+        if self.pending or inside(self._quiet, price):
             return
         self.pending = True
         self._notify(PriceChanged(price=price))

@@ -17,7 +17,8 @@ from engine.group.messages import (
     PyramidRolledBack,
     TradeFilled,
 )
-from engine.group.rules import away, protected_price, reanchored_leg
+from engine.group.price_watch import ladder_trigger
+from engine.group.rules import protected_price, reanchored_leg
 from engine.group.state import Leg, OrderRef, Pyramid
 from engine.group.tp import small_lot_at_entry_end, sync_tp
 from engine.types import Level
@@ -169,13 +170,11 @@ def _reanchor(d: Draft, p: Pyramid) -> None:
 def cancel_stale_ladders(d: Draft, price: Decimal) -> None:
     """SPEC 3.10: the price ran X % to the profit side of a pyramid's reference price."""
     x = d.s.config.cancel_dca_beyond_percent
-    if x <= 0 or d.closing:
+    if d.closing:
         return
     for p in list(d.pyramids.values()):
-        if p.state != "active" or p.ladder_cancelled or p.awaiting_anchor:
-            continue
-        trigger = away(d.s.side, p.reference_price, x)
-        if (price < trigger) if d.s.side == "long" else (price > trigger):
+        trigger = ladder_trigger(d.s.side, d.s.config, p)
+        if trigger is None or ((price < trigger) if d.s.side == "long" else (price > trigger)):
             continue
         d.put_pyramid(p, ladder_cancelled=True)
         d.event(LadderCancelled(pyramid=p.index, price=price, percent=x))

@@ -33,8 +33,8 @@ from engine.group.messages import (
     TradeFilled,
     WriteOffLot,
 )
-from engine.group.lots import average_entry, book_exit
-from engine.group.rules import aggregate_target
+from engine.group.lots import book_exit
+from engine.group.price_watch import aggregate_trigger
 from engine.group.state import GridSnapshot, GroupContext, GroupState, OrderRef
 from engine.types import Side
 
@@ -213,10 +213,9 @@ def _check_aggregate(d: Draft, price: Decimal) -> None:
     """SPEC 4.3: the aggregate target fires on the current price; first trigger wins."""
     if d.s.config.tp_mode == "leg" or d.closing:
         return
-    avg = average_entry(d.view())
-    if avg is None:
+    target = aggregate_trigger(d.view(), d.ctx.rules)
+    if target is None:
         return
-    target = aggregate_target(d.ctx.rules, d.s.side, avg, d.s.config.tp_percent)
     if (price >= target) if d.s.side == "long" else (price <= target):
         d.event(AggregateTargetHit(target=target, price=price))
         closing.start_full_close(d, "aggregate_tp", None)

@@ -116,3 +116,26 @@ async def test_a_fetched_price_never_overwrites_one_that_arrived_meanwhile(world
     await exchange.push_price("BTCUSDT", D("30000"))
     market = MarketData(port=SlowPrices(), clock_ms=lambda: START_MS)
     assert await market.fresh_prices(["BTCUSDT"]) == {"BTCUSDT": (D("30500"), START_MS)}
+
+
+async def test_prices_inside_the_quiet_band_are_not_offered(world, autojump_clock):
+    """``quiet_between``: a subscriber is woken only by prices that can change its decision,
+    and at once when a new band leaves the newest price outside it."""
+    _, _, market = world
+    seen: list[PriceChanged] = []
+    sub = market.subscribe("BTCUSDT", seen.append)
+    sub.quiet_between((None, D("110")))  # a long group: acts at 110 and above
+    for price in ("100", "105", "109.99"):
+        market.on_price(update("BTCUSDT", price))
+    assert seen == [] and not sub.pending
+    market.on_price(update("BTCUSDT", "110"))  # the bound itself is outside: it may act
+    assert seen == [PriceChanged(price=D("110"))]
+    sub.take()
+    sub.quiet_between((D("90"), None))  # a short group: 110 is inside, nothing offered
+    market.on_price(update("BTCUSDT", "108"))
+    assert len(seen) == 1
+    sub.quiet_between((None, D("107")))  # the trigger moved below the newest price (108)
+    assert seen[-1] == PriceChanged(price=D("108"))
+    sub.take()
+    sub.quiet_between(None)  # every price matters (a close in progress)
+    assert seen[-1] == PriceChanged(price=D("108")) and len(seen) == 3
