@@ -29,5 +29,5 @@ answer held ``delay_s``), ``429``, ``418``, a Binance code like ``-2010``/``-101
 ``drop_ws`` (closes every websocket now);
 ``POST /_emulator/reset {rate_limits?, balances?, partial_fill_ratio?}`` (a fresh account); ``GET /_emulator/orders`` (every order
 request received, in order); ``GET /_emulator/stats`` (weight/order peaks per window, 429
-count, per-placement service times in ns, connected websockets).
+count, per-placement service times in ns, connected websockets, orders resting).
 """

@@ -241,6 +241,7 @@ class Emulator:
                 ns = self.service_ns
                 return 200, {**self.counters.snapshot(), "service_ns": ns,
                              "user_ws": len(self.user_ws), "market_ws": len(self.market_ws),
+                             "open_orders": len(self.account.book.open_orders()),
                              "faults_left": sum(f.count for f in self.faults)}, {}
         return 404, {"error": f"unknown control {method} {path}"}, {}
 
