@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Literal
 
 import msgspec
 
+from actors import signal_outcomes as outcomes
 from actors import signal_router as router
 from actors.queue_actor import Staged, decode_payload
 from engine.group.messages import CloseGroup
@@ -103,15 +104,15 @@ async def admin(sup: Supervisor, op: str, **args) -> AdminResult:
             entry = sup.queue.find(int(args["entry_id"]))
             text = f"removed from the queue by {user}"
 
-            def marks(step) -> list[router.Mark]:
+            def marks(step) -> list[outcomes.Mark]:
                 removed = [ev for ev in step.events if type(ev).__name__ == "EntryRemoved"]
-                return [router.entry_mark(entry, text)] if removed and entry else []
+                return [outcomes.entry_mark(entry, text)] if removed and entry else []
 
             step = await sup.queue.remove(int(args["entry_id"]), user=user or "",
-                                          also=router.marking(sup, marks))
+                                          also=outcomes.marking(sup, marks))
             if entry is None or not step.events or type(step.events[0]).__name__ != "EntryRemoved":
                 return AdminResult(ok=False, code="not_found", message="not_found")
-            router.log_marks(marks(step), None)
+            outcomes.log_marks(marks(step), None)
             sup.poke("queue_removed")
             return AdminResult(ok=True, message=f"entry {entry.id} removed")
         case "pause" | "resume":

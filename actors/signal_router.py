@@ -23,11 +23,13 @@ from typing import TYPE_CHECKING
 import msgspec
 
 from actors import group_projection as projection
-from actors import inbox as inbox_rows
-from actors.queue_actor import Staged, decode_payload, encode_payload
+from actors.queue_actor import Staged, encode_payload
+from actors.signal_outcomes import (
+    Mark, entry_mark, log_marks, mark, marking, outcome, told,
+)
 from engine.group import GridSnapshot, GroupContext, open_group
 from engine.group.messages import (
-    AddPyramid, CloseGroup, GroupInput, PlannedLeg, PyramidPlan, Reduce,
+    AddPyramid, CloseGroup, PlannedLeg, PyramidPlan, Reduce,
 )
 from engine.grid_settings import GridSettings, ladder_for_pyramid
 from engine.ladder import (
@@ -45,65 +47,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("engine.webhook")
 _json = msgspec.json.Encoder(enc_hook=str)
-
-
-async def outcome(sup: Supervisor, inbox_id: int | None, state: str, text: str,
-                  level: int = logging.INFO, sig: Signal | None = None,
-                  taken: Staged | None = None) -> None:
-    """The signal's visible result: its inbox row (state + text), journaled and logged —
-    in the same transaction as ``taken``, the removal of the queue entry it came from."""
-    write = _outcome_write(sup, inbox_id, state, text, taken)
-    _outcome_log(level, text, state, inbox_id, sig)
-    if write is None:
-        return
-    await sup.store.write(write)
-    if taken is not None:
-        taken.adopt()
-
-
-async def told(sup: Supervisor, slot: Slot, msg: GroupInput, inbox_id: int | None, state: str,
-               text: str, level: int = logging.INFO, sig: Signal | None = None,
-               taken: Staged | None = None) -> None:
-    """``msg`` to the group, its outcome written in the SAME transaction as the group's step:
-    a crash never keeps one without the other (a pyramid recorded while its queue entry stays
-    queued, or a signal marked processed whose pyramid or reduce was never recorded)."""
-    write = _outcome_write(sup, inbox_id, state, text, taken)
-    if not await slot.actor.command(msg, also=write):
-        text = f"refused: group {slot.group_id} stopped before it recorded the signal"
-        await outcome(sup, inbox_id, "rejected", text, logging.WARNING, sig, taken)
-        return
-    _outcome_log(level, text, state, inbox_id, sig)
-    if taken is not None:
-        taken.adopt()
-
-
-def _outcome_write(sup: Supervisor, inbox_id: int | None, state: str, text: str,
-                   taken: Staged | None):
-    if inbox_id is None and taken is None:
-        return None
-    now = sup.clock_ms()
-
-    def write(conn: sqlite3.Connection) -> None:
-        if taken is not None:
-            taken.write(conn)
-        if inbox_id is not None:
-            _mark(conn, sup, inbox_id, state, text, now)
-
-    return write
-
-
-def _outcome_log(level: int, text: str, state: str, inbox_id: int | None,
-                 sig: Signal | None) -> None:
-    log.log(level, text, extra={"event": f"signal_{state}", "symbol": sig and sig.symbol,
-                                "timeframe": sig and sig.timeframe,
-                                "data": {"inbox_id": inbox_id}})
-
-
-def _mark(conn: sqlite3.Connection, sup: Supervisor, inbox_id: int, state: str, text: str,
-          now: int) -> None:
-    inbox_rows.set_state(conn, inbox_id, state, outcome=text, processed_ms=now)
-    sup.store.journal(conn, actor="supervisor", kind="SignalOutcome", key=f"inbox:{inbox_id}",
-                      body={"inbox_id": inbox_id, "state": state, "outcome": text})
 
 
 def key_of(sup: Supervisor, sig: Signal) -> tuple[str, str, int]:
@@ -321,7 +264,7 @@ async def create_group(sup: Supervisor, sig: Signal, inbox_id: int | None, plan:
         conn.execute("UPDATE pyramids SET signal = ?, inbox_id = ? WHERE group_id = ? AND idx = 0",
                      (_json.encode(sig).decode(), inbox_id, gid))
         if inbox_id is not None:
-            _mark(conn, sup, inbox_id, "processed", f"group {gid} opened", now)
+            mark(conn, sup, inbox_id, "processed", f"group {gid} opened", now)
         if taken is not None:
             taken.write(conn)
         return step
@@ -389,34 +332,6 @@ async def enqueue(sup: Supervisor, sig: Signal, inbox_id: int | None, reason: Qu
                      if type(ev).__name__ in ("EntryQueued", "EntryReplaced")), None)
     sup.poke("queued")  # the watched symbols include queued ones
     return entry_id
-
-
-Mark = tuple[int | None, str, str, int]  # inbox id, state, outcome text, log level
-
-
-def entry_mark(entry, text: str) -> Mark:
-    """The outcome of a queued entry's own signal (None: an entry without one)."""
-    return (None if entry is None else decode_payload(entry.payload).inbox_id, "processed",
-            text, logging.INFO)
-
-
-def marking(sup: Supervisor, marks):
-    """The queue step's ``also``: its signals' inbox outcomes, in the queue's transaction —
-    a crash never leaves an inbox row "queued" that no entry holds any more."""
-    now = sup.clock_ms()
-
-    def write(conn: sqlite3.Connection, step) -> None:
-        for inbox_id, state, text, _ in marks(step):
-            if inbox_id is not None:
-                _mark(conn, sup, inbox_id, state, text, now)
-
-    return write
-
-
-def log_marks(marks: list[Mark], sig: Signal | None) -> None:
-    for inbox_id, state, text, level in marks:
-        if inbox_id is not None:
-            _outcome_log(level, text, state, inbox_id, sig)
 
 
 # -- exit, reduce, reverse -------------------------------------------------------------------
