@@ -1,6 +1,6 @@
 """Exact Decimal helpers shared by every rule: parsing, rounding toward zero, rounding up."""
 
-from decimal import ROUND_CEILING, ROUND_HALF_UP, Decimal, InvalidOperation
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation, localcontext
 
 from engine.errors import InvalidInput
 
@@ -30,21 +30,36 @@ def positive(value: Decimal, field: str) -> Decimal:
     return value
 
 
+def _digits_needed(x: Decimal, inc: Decimal) -> int:
+    """Digits of ``x / inc``'s integer part times ``inc``: what an exact result needs."""
+    return max(x.adjusted() - inc.adjusted(), 0) + len(inc.as_tuple().digits) + 2
+
+
 def round_down(x: Decimal, inc: Decimal) -> Decimal:
     """floor(x / inc) * inc for x >= 0 (toward zero), exact. ``inc`` must be > 0."""
     if inc <= 0:
         raise InvalidInput("increment", f"must be > 0, got {inc}")
     # Decimal // truncates toward zero, and integer × inc carries inc's exponent: the same value
     # and digits as floor-then-quantize, ten times faster (ladder planning calls this per leg).
-    return (x // inc) * inc
+    # A quotient beyond the context's 28 digits (an absurd price from a webhook) would raise
+    # or round: it is computed with the precision it needs.
+    if x.adjusted() - inc.adjusted() < 20:
+        return (x // inc) * inc
+    with localcontext() as ctx:
+        ctx.prec = _digits_needed(x, inc)
+        return (x // inc) * inc
 
 
 def round_up(x: Decimal, inc: Decimal) -> Decimal:
     """ceil(x / inc) * inc for x >= 0, exact (the Risk Engine's deliberate exception, SPEC 5.2)."""
     if inc <= 0:
         raise InvalidInput("increment", f"must be > 0, got {inc}")
-    units = (x / inc).to_integral_value(rounding=ROUND_CEILING)
-    return (units * inc).quantize(inc) if inc.as_tuple().exponent < 0 else units * inc
+    with localcontext() as ctx:
+        ctx.prec = max(ctx.prec, _digits_needed(x, inc))
+        units = x // inc  # exact at this precision; a remainder means one more increment
+        if units * inc < x:
+            units += 1
+        return (units * inc).quantize(inc) if inc.as_tuple().exponent < 0 else units * inc
 
 
 def cents(x: Decimal) -> Decimal:

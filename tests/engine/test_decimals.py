@@ -1,6 +1,7 @@
 """engine/decimals.py: parsing refuses floats and non-finite values; rounding is exact."""
 
 from decimal import Decimal as D
+from fractions import Fraction
 
 import pytest
 from hypothesis import given, strategies as st
@@ -62,3 +63,16 @@ def test_round_down_and_up_bracket_the_value(units, frac, exp):
     assert lo <= x <= hi
     assert hi - lo in (D(0), inc)
     assert (lo / inc) == (lo / inc).to_integral_value()
+
+
+@given(mantissa=st.integers(1, 10**40), exp=st.integers(-30, 300),
+       inc_digits=st.integers(1, 999), inc_exp=st.integers(-12, 2))
+def test_rounding_is_exact_far_beyond_the_default_precision(mantissa, exp, inc_digits, inc_exp):
+    """An absurd price from a webhook (1e300 on a 0.01 tick) must round exactly, not raise
+    DivisionImpossible or round in the 28-digit context (it crashed the engine in the fuzz
+    suite): compared with integer arithmetic."""
+    x, inc = D(mantissa).scaleb(exp), D(inc_digits).scaleb(inc_exp)
+    k = max(0, -exp, -inc_exp)  # both as integers of the unit 10**-k
+    xi, ii = mantissa * 10 ** (exp + k), inc_digits * 10 ** (inc_exp + k)
+    assert Fraction(round_down(x, inc)) == Fraction(xi // ii * ii, 10 ** k)
+    assert Fraction(round_up(x, inc)) == Fraction(-(-xi // ii) * ii, 10 ** k)
