@@ -360,3 +360,41 @@ async def test_a_cancel_lost_in_a_crash_is_sent_again_for_an_order_partly_filled
         await kit.settle(5)
         assert kit.open_orders() == []
         assert kit.groups()[0]["status"] == "closed"
+
+
+class CountedQueries:
+    """The paper exchange, counting the single-order queries (``fetch_order``)."""
+
+    def __init__(self, inner: PaperExchange):
+        self.inner = inner
+        self.name = inner.name
+        self.queried: list[str] = []
+
+    async def fetch_order(self, symbol: str, client_order_id: str):
+        self.queried.append(client_order_id)
+        return await self.inner.fetch_order(symbol, client_order_id)
+
+    def __getattr__(self, name: str):
+        return getattr(self.inner, name)
+
+
+async def test_start_up_queries_only_orders_missing_from_the_open_order_listing(
+        tmp_path, autojump_clock):
+    """Orders still open are answered by one listing; only the ones that ended while the
+    engine was down are queried one by one (25,000 resting orders took minutes otherwise)."""
+    db = tmp_path / "e.db"
+    async with engine(db) as kit:
+        await kit.send(signal())
+    async with engine_down(db) as (paper, _):
+        await paper.push_price(SYMBOL, D("99.4"))  # DCA0 and DCA1 fill while down
+    ports: list[CountedQueries] = []
+
+    def counted(paper: PaperExchange) -> CountedQueries:
+        ports.append(CountedQueries(paper))
+        return ports[0]
+
+    async with engine(db, price="99.4", wrap=counted) as kit:
+        entries = {r["leg"]: r["client_order_id"] for r in kit.store.query(
+            "SELECT leg, client_order_id FROM orders WHERE purpose = 'e'")}
+        assert sorted(ports[0].queried) == sorted([entries[0], entries[1]])
+        assert (report(kit)["booked_fills"], report(kit)["synced"]) == (2, 2)
