@@ -78,6 +78,11 @@ FIXED = [
     ("1", "20", "reconciler: a cancel requested before a crash was not resent when the "
                 "order's exchange state moved on meanwhile (SyncOrder): the group stayed "
                 "closing"),
+    ("214", "40", "a queue replacement and the replaced signal's inbox outcome were two "
+                  "transactions: a crash in between left an inbox row 'queued' that no entry "
+                  "held"),
+    ("206", "40", "a late order update for a group actor that had stopped raised "
+                  "BrokenResourceError and stopped the engine"),
 ]
 
 
