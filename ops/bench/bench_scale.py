@@ -79,11 +79,11 @@ def write_candles(directory: Path) -> dict[str, str]:
     return files
 
 
-def build(daemon: Daemon) -> float:
-    """Send the 5,000 webhooks; return the seconds until every order rests."""
+def send_entries(daemon: Daemon) -> None:
+    """The 5,000 webhooks: an entry and four pyramids for each of the 1,000 keys, each a
+    5-leg ladder resting at 90 and below."""
     client = daemon.connect()
     base = datetime.now(UTC) - timedelta(days=PYRAMIDS + 1)
-    started = time.monotonic()
     for p in range(PYRAMIDS):
         for tf in TIMEFRAMES:
             for name in symbols():
@@ -93,6 +93,12 @@ def build(daemon: Daemon) -> float:
                 if status != 200 or answer.get("status") != "accepted":
                     raise RuntimeError(f"webhook refused: {status} {answer}")
     client.close()
+
+
+def build(daemon: Daemon) -> float:
+    """Send the 5,000 webhooks; return the seconds until every order rests."""
+    started = time.monotonic()
+    send_entries(daemon)
     expected = SYMBOLS * len(TIMEFRAMES) * PYRAMIDS * 5
     deadline = time.monotonic() + 600
     while _open_orders(daemon) < expected:

@@ -35,7 +35,6 @@ import sys
 import tempfile
 import threading
 import time
-from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import httpx
@@ -47,10 +46,11 @@ from ops.bench.bench_scale import (
     WINDOW_S,
     _journal_quiet,
     restart,
+    send_entries,
     symbols,
     write_markets,
 )
-from ops.bench.daemon import BIG_LIMITS, Daemon, TimedEmulator, webhook_body
+from ops.bench.daemon import BIG_LIMITS, Daemon, TimedEmulator
 from ops.bench.timed_emulator import INFO_ENV
 
 RATE = 1_000  # price updates per second asked of the feed
@@ -112,18 +112,8 @@ def start_emulator(markets: Path) -> TimedEmulator:
 
 def build(daemon: Daemon, emu: TimedEmulator) -> float:
     """Send the 5,000 webhooks; return the seconds until the emulator holds every order."""
-    client = daemon.connect()
-    base = datetime.now(UTC) - timedelta(days=PYRAMIDS + 1)
     started = time.monotonic()
-    for p in range(PYRAMIDS):
-        for tf in TIMEFRAMES:
-            for name in symbols():
-                status, answer = client.send(client.request(webhook_body(
-                    name, tf, price="90", ts=base + timedelta(days=p),
-                    trade_id=f"{name}-{tf}-{p}")))
-                if status != 200 or answer.get("status") != "accepted":
-                    raise RuntimeError(f"webhook refused: {status} {answer}")
-    client.close()
+    send_entries(daemon)
     deadline = time.monotonic() + 900
     while (resting := emu.stats()["open_orders"]) < RESTING:
         daemon.alive()
