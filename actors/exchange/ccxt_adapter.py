@@ -80,6 +80,7 @@ class CcxtExchange:
         self.limiter = self.pool.limiter
         self._call = self.pool.call
         self._rules: dict[str, MarketRules] = {}
+        self._by_ccxt: dict[str, str] = {}  # ccxt symbol -> our symbol (one lookup per order)
         self.last_markets_sync_ms: int | None = None
         self._cids: dict[str, str] = {}  # exchange order id -> client order id
         self._streams: list[Any] = []
@@ -97,10 +98,8 @@ class CcxtExchange:
         return self._market(symbol)
 
     def _symbol_of(self, ccxt_symbol: str | None) -> str:
-        for sym, r in self._rules.items():
-            if r.ccxt_symbol == ccxt_symbol:
-                return sym
-        return (ccxt_symbol or "").replace("/", "").split(":")[0]
+        sym = self._by_ccxt.get(ccxt_symbol or "")
+        return sym if sym is not None else (ccxt_symbol or "").replace("/", "").split(":")[0]
 
     def _lookup(self, cid: str) -> tuple[str | None, dict]:
         wire = self.venue.cid_prefix + cid
@@ -130,6 +129,7 @@ class CcxtExchange:
         self._rules = rules_from_markets(self.name, markets, market_type=self.cfg.market_type,
                                          precision_mode=self.pool.clients[0].precisionMode,
                                          fetched_at_ms=now_ms)
+        self._by_ccxt = {r.ccxt_symbol: sym for sym, r in self._rules.items()}
         self.last_markets_sync_ms = now_ms
         if self.name == "binance" and isinstance(raw, dict) and raw.get("rateLimits"):
             weights, orders = limits_from_binance(raw["rateLimits"])
@@ -269,6 +269,10 @@ class CcxtExchange:
             await self.load_markets()
         ccxt_symbol = self._market(symbol).ccxt_symbol if symbol else None
         cost = "fetch_open_orders" if symbol else "fetch_open_orders_all"
+        if symbol is None and self.name == "binance" and self.cfg.market_type == "spot":
+            # every open order at once (a restart): read raw, Binance's market id is our symbol
+            raw = await self._call("privateGetOpenOrders", cost=cost)
+            return [self._state(conv.binance_spot_order(o), o["symbol"]) for o in raw]
         orders = await self._call("fetch_open_orders", ccxt_symbol, cost=cost)
         return [self._state(o, symbol or self._symbol_of(o.get("symbol"))) for o in orders]
 

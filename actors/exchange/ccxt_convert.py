@@ -51,6 +51,34 @@ def order_status(status: str | None, filled: Decimal, amount: Decimal) -> OrderS
     return "open"
 
 
+# Binance's own order statuses as ccxt names them (its ``parse_order_status``)
+_BINANCE_STATUS = {"NEW": "open", "PARTIALLY_FILLED": "open", "ACCEPTED": "open",
+                   "PENDING_NEW": "open", "FILLED": "closed", "CANCELED": "canceled",
+                   "CANCELLED": "canceled", "PENDING_CANCEL": "canceling",
+                   "REJECTED": "rejected", "EXPIRED": "expired", "EXPIRED_IN_MATCH": "expired"}
+
+
+def binance_spot_order(raw: dict) -> dict:
+    """A raw Binance spot order (``GET /api/v3/openOrders``) as the unified fields
+    ``order_state`` reads — what ccxt's ``parse_order`` gives for them, without its cost
+    (~80 µs an order: 2 s for the 25,000 resting orders of a large restart)."""
+    filled = dec(raw.get("executedQty")) or _ZERO
+    cost = dec(raw.get("cummulativeQuoteQty")) or _ZERO
+    return {
+        "id": raw.get("orderId"),
+        "clientOrderId": raw.get("clientOrderId"),
+        "type": raw.get("type"),
+        "side": raw.get("side"),
+        "status": _BINANCE_STATUS.get(raw.get("status") or ""),
+        "price": raw.get("price"),
+        "amount": raw.get("origQty"),
+        "filled": raw.get("executedQty"),
+        "average": cost / filled if filled > 0 and cost > 0 else None,
+        "timestamp": raw.get("time") or raw.get("workingTime") or raw.get("updateTime"),
+        "lastUpdateTimestamp": raw.get("updateTime"),
+    }
+
+
 def order_state(o: dict, *, symbol: str, cid_prefix: str = "") -> OrderState:
     amount = dec(o.get("amount")) or _ZERO
     filled = dec(o.get("filled")) or _ZERO

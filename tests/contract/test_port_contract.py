@@ -96,6 +96,27 @@ async def test_partial_fills_at_the_limit_price_with_maker_fee(exchange, driver)
     assert (balances["USDT"].free, balances["USDT"].locked) == (START_USDT - D("118.118"), 0)
 
 
+async def test_the_listing_of_every_open_order_matches_each_orders_own_state(exchange, driver):
+    """``fetch_open_orders()`` (a restart reads every open order from it; the ccxt adapter reads
+    Binance's raw listing there) says exactly what the per-symbol listing and each query say —
+    a partial fill's quantity and average price included."""
+    await driver.set_price("BTCUSDT", "60000")
+    await driver.set_price("ETHUSDT", "3000")
+    await exchange.create_order(req("list-1", qty="0.002", price="59000"))
+    await exchange.create_order(req("list-2", qty="0.001", price="58000"))
+    await exchange.create_order(req("list-3", symbol="ETHUSDT", qty="0.01", price="2900"))
+    await driver.set_price("BTCUSDT", "58900")  # half of list-1 fills
+    every = {o.client_order_id: o for o in await exchange.fetch_open_orders()}
+    assert sorted(every) == ["list-1", "list-2", "list-3"]
+    assert (every["list-1"].status, every["list-1"].filled_quantity,
+            every["list-1"].average_price) == ("partially_filled", D("0.001"), D(59000))
+    by_symbol = {o.client_order_id: o for s in ("BTCUSDT", "ETHUSDT")
+                 for o in await exchange.fetch_open_orders(s)}
+    assert every == by_symbol
+    for cid, state in every.items():
+        assert await exchange.fetch_order(state.symbol, cid) == state
+
+
 async def test_market_orders_fill_completely_at_the_current_price(exchange, driver):
     await driver.set_price("BTCUSDT", "60000")
     bought = await exchange.create_order(req("mkt-b", type="market", price=None, qty="0.01"))
