@@ -43,20 +43,10 @@ class QueuedSignal(msgspec.Struct, frozen=True, kw_only=True, tag=True):
     entry_legs: int = 1
 
 
-class QueueEntry(msgspec.Struct, frozen=True, kw_only=True, tag=True):
+class QueueEntry(QueuedSignal, frozen=True, kw_only=True, tag=True):
+    """A queued signal with its place in the queue."""
+
     id: int
-    exchange: str
-    symbol: str
-    timeframe: int
-    side: Side
-    intent: Literal["signal", "reverse"]
-    payload: str
-    reference_price: Decimal
-    order_size: Decimal | None
-    size_type: Literal["quote", "base", "contracts"]
-    signal_timestamp_ms: int
-    expected_profit: Decimal
-    entry_legs: int
     reason: QueueReason
     queued_at_ms: int
     updated_at_ms: int
@@ -148,24 +138,8 @@ def _check_signal(signal: QueuedSignal) -> None:
 
 
 def _fresh(signal: QueuedSignal, entry_id: int, reason: QueueReason, now_ms: int) -> QueueEntry:
-    return QueueEntry(
-        id=entry_id,
-        exchange=signal.exchange,
-        symbol=signal.symbol,
-        timeframe=signal.timeframe,
-        side=signal.side,
-        intent=signal.intent,
-        payload=signal.payload,
-        reference_price=signal.reference_price,
-        order_size=signal.order_size,
-        size_type=signal.size_type,
-        signal_timestamp_ms=signal.signal_timestamp_ms,
-        expected_profit=signal.expected_profit,
-        entry_legs=signal.entry_legs,
-        reason=reason,
-        queued_at_ms=now_ms,
-        updated_at_ms=now_ms,
-    )
+    return QueueEntry(**msgspec.structs.asdict(signal), id=entry_id, reason=reason,
+                      queued_at_ms=now_ms, updated_at_ms=now_ms)
 
 
 def enqueue(
@@ -234,20 +208,10 @@ def _same_side(
         ignored = DuplicateIgnored(entry_id=old.id, why="replace_disabled")
         return QueueStep(state=state, events=(ignored,))
     # the FIFO position (queued_at) is kept; everything the newer signal says is overwritten
-    new = msgspec.structs.replace(
-        old,
-        intent=signal.intent,
-        payload=signal.payload,
-        reference_price=signal.reference_price,
-        order_size=signal.order_size,
-        size_type=signal.size_type,
-        signal_timestamp_ms=signal.signal_timestamp_ms,
-        expected_profit=signal.expected_profit,
-        entry_legs=signal.entry_legs,
-        reason=reason,
-        updated_at_ms=now_ms,
-        replacement_count=old.replacement_count + 1,
-    )
+    # (the key and side are the old entry's: ``same`` matched them)
+    new = msgspec.structs.replace(old, **msgspec.structs.asdict(signal), reason=reason,
+                                  updated_at_ms=now_ms,
+                                  replacement_count=old.replacement_count + 1)
     entries = tuple(new if e.id == old.id else e for e in state.entries)
     return QueueStep(
         state=QueueState(entries=entries, next_id=state.next_id), events=(EntryReplaced(entry=new),)
