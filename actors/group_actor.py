@@ -38,7 +38,6 @@ import trio
 from actors import group_projection as projection
 from actors.store import Store
 from engine.group import GroupContext, GroupState, decide, next_pyramid_index
-from engine.group.price_watch import Band, quiet_band
 from engine.group.messages import (
     AddPyramid,
     CancelOrder,
@@ -50,6 +49,8 @@ from engine.group.messages import (
     Tick,
     TradeFilled,
 )
+from engine.group.price_watch import Band, quiet_band
+from engine.types import MarketRules
 
 log = logging.getLogger("engine.order")
 
@@ -218,36 +219,32 @@ class GroupActor:
             msg = None
             with trio.move_on_at(next_tick):
                 msg = await self._receive.receive()
-            if isinstance(msg, _Command):
-                await self._handle_command(msg)
-                continue
             if msg is not None:
                 # outside the tick's deadline: a step cut short after its write would leave
                 # this state behind the database (a pyramid index reused) and commands unsent
-                await self.handle(msg)
+                if isinstance(msg, _Command):
+                    await self.handle(msg.msg, msg)
+                else:
+                    await self.handle(msg)
                 continue
             next_tick = trio.current_time() + TICK_S
             await self.handle(Tick())
             self._watch()  # the market rules behind the aggregate target may have changed
 
-    async def handle(self, msg: GroupInput) -> Step:
-        step, recorded = await self._decide_and_record(msg)
+    async def handle(self, msg: GroupInput, cmd: _Command | None = None) -> Step:
+        """One step. ``cmd``: the sender waiting for it, told once the step is durable."""
+        try:
+            step, recorded = await self._decide_and_record(msg, cmd and cmd.also)
+            if cmd is not None:
+                cmd.ok = True  # the sender may go on while the commands are performed
+        finally:
+            if cmd is not None:
+                cmd.done.set()
         if isinstance(msg, AddPyramid):
             self._adds_waiting -= 1  # decided and current: the state no longer lags it
         if recorded:
             await self._act(step)
         return step
-
-    async def _handle_command(self, cmd: _Command) -> None:
-        try:
-            step, recorded = await self._decide_and_record(cmd.msg, cmd.also)
-            cmd.ok = True  # durable: the sender may go on while the commands are performed
-        finally:
-            cmd.done.set()
-        if isinstance(cmd.msg, AddPyramid):
-            self._adds_waiting -= 1
-        if recorded:
-            await self._act(step)
 
     async def _decide_and_record(
             self, msg: GroupInput, also: Callable[[sqlite3.Connection], None] | None = None,
@@ -282,15 +279,16 @@ class GroupActor:
 
         await self._store.write(write)
         self.state = step.state
-        self._watch()
+        self._watch(ctx.rules)  # the step moves no market rules
         _log_events(step)
         self._on_events(self.state, step.events)  # R5: RiskCloseOutcome, closes, fills
         return step, True
 
-    def _watch(self) -> None:
+    def _watch(self, rules: MarketRules | None = None) -> None:
         """Tell market data which prices can change this group's decision."""
         if self._sub is not None:
-            self._sub.quiet_between(quiet_band(self.state, self._context(self.state).rules))
+            rules = rules if rules is not None else self._context(self.state).rules
+            self._sub.quiet_between(quiet_band(self.state, rules))
 
     async def _act(self, step: Step) -> None:
         for cmd in step.commands:
