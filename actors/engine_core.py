@@ -79,7 +79,15 @@ class EngineCore:
             clock_ms=clock.now_ms, on_invalid_order=self.precision.request_refresh)
 
     async def free_balance(self, asset: str) -> Decimal | None:
-        return await _read_free_balance(self.port, asset)
+        """The free balance of ``asset`` now; None when the exchange cannot say (logged)."""
+        try:
+            balances = await self.port.fetch_balances()
+        except ExchangeError as e:
+            log.warning(f"free {asset} balance unknown: {e}", extra={
+                "event": "balance_unavailable", "data": {"asset": asset, "error": str(e)}})
+            return None
+        held = balances.get(asset)
+        return held.free if held is not None else Decimal(0)
 
     def _watch(self, symbols: set[str]) -> None:
         # The paper exchange streams every symbol in-process (an empty set): a resubscription
@@ -170,18 +178,6 @@ async def _until_reconciled(reconcile, core: EngineCore) -> None:
                 "event": "reconcile_retry", "data": {"error": str(e), "retry_in_s": delay}})
             await trio.sleep(delay)
             delay = min(delay * 2, 30.0)
-
-
-async def _read_free_balance(port: ExchangePort, asset: str) -> Decimal | None:
-    """The free balance of ``asset`` now; None when the exchange cannot say (logged)."""
-    try:
-        balances = await port.fetch_balances()
-    except ExchangeError as e:
-        log.warning(f"free {asset} balance unknown: {e}", extra={
-            "event": "balance_unavailable", "data": {"asset": asset, "error": str(e)}})
-        return None
-    held = balances.get(asset)
-    return held.free if held is not None else Decimal(0)
 
 
 async def _inbox_worker(supervisor: Supervisor, pending: list[SignalAccepted],

@@ -353,8 +353,14 @@ class OrderGateway:
 
 _Row = tuple[str, str | None, str | None, str | None]  # state, exchange id, filled, average
 _FINAL = ("filled", "canceled", "expired", "rejected")
-_FINAL_SQL = "('filled', 'canceled', 'expired', 'rejected')"
-_ENDED_SQL = "('filled', 'canceled', 'expired', 'rejected', 'failed')"  # + the reconciler's
+
+
+def _sql_list(states: tuple[str, ...]) -> str:
+    return "(" + ", ".join(f"'{state}'" for state in states) + ")"
+
+
+_FINAL_SQL = _sql_list(_FINAL)
+_ENDED_SQL = _sql_list((*_FINAL, "failed"))  # + the reconciler's
 _STALE = f"(state IN {_FINAL_SQL} AND :state NOT IN {_FINAL_SQL})"
 
 
