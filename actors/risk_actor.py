@@ -43,6 +43,7 @@ from engine.risk import (
     RiskBlocked,
     RiskGroupView,
     RiskIdle,
+    RiskSettings,
     decide,
     panel_rows,
     risk_status,
@@ -122,8 +123,8 @@ class RiskActor:
 
     # -- settings ------------------------------------------------------------------------------
     @property
-    def settings(self):
-        return self.supervisor.config.risk_engine  # RiskSettings' keys, read by attribute
+    def settings(self) -> RiskSettings:
+        return self.supervisor.config.risk_engine
 
     def taker_fee_rate(self) -> Decimal | None:
         """The paper exchange's configured rate; None (→ 0.1 %, SPEC 7.5) when unknown."""

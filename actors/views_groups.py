@@ -27,7 +27,6 @@ from engine.group import (
 from engine.group.lots import per_unit
 from engine.group.state import Leg
 from engine.grid_settings import GridSettings, effective_grid
-from engine.risk.model import RiskSettings
 from engine.risk.timer import timer_remaining_ms
 from engine.signals import normalise_timeframe
 
@@ -252,8 +251,7 @@ def _lot(state: GroupState, leg: Leg, price: Decimal | None) -> dict:
 
 def _timer(ctx: ReadContext, state: GroupState | None, started: int | None) -> dict:
     risk = ctx.cfg.risk_engine
-    settings = RiskSettings(**{f: getattr(risk, f) for f in RiskSettings.__struct_fields__})
-    remaining = timer_remaining_ms(settings, started, ctx.now_ms)
+    remaining = timer_remaining_ms(risk, started, ctx.now_ms)
     return {
         "started_at": started, "start_condition": risk.timer_start_condition,
         "condition_met": None if state is None

@@ -1,8 +1,7 @@
 """Inputs and outcomes of the Risk Engine core (SPEC 7): plain values, no behaviour.
 
-``RiskSettings`` carries the ``risk_engine`` keys of SPEC 10.2 under their TOML names with their
-defaults; every function here reads settings by attribute only, so the config model's
-``risk_engine`` section (same names) can be passed in directly.
+``RiskSettings`` is the config model's ``risk_engine`` section itself (the keys of SPEC 10.2
+under their TOML names, with their defaults).
 """
 
 from decimal import Decimal
@@ -10,32 +9,15 @@ from typing import Literal
 
 import msgspec
 
+from engine.config.model import RiskEngineConfig
 from engine.types import Side
 
 D = Decimal
-TimerCondition = Literal["after_5_pyramids", "after_all_dca_submitted", "after_all_dca_filled"]
 GroupStatus = Literal["live", "partially_filled", "active", "closing", "closed", "failed"]
 DEFAULT_TAKER_FEE_RATE = D("0.001")  # 0.1 % when the exchange's rate is unknown (SPEC 7.5)
 
 
-class RiskSettings(msgspec.Struct, frozen=True, kw_only=True, tag=True):
-    require_full_pyramids: bool = True
-    enable_post_full_wait: bool = True
-    post_full_wait_minutes: int = 60
-    timer_start_condition: TimerCondition = "after_5_pyramids"
-    reset_timer_on_replacement: bool = False
-    loss_threshold_percent: Decimal = D("-5")
-    use_trade_age_filter: bool = False
-    age_threshold_minutes: int = 200
-    offset_mode: Literal["usd"] = "usd"
-    max_winners_to_combine: int = 3
-    partial_close_enabled: bool = True
-    min_close_notional: Decimal = D("20")
-    offset_slippage_percent: Decimal = D("0")
-    evaluate_on_fill: bool = True
-    evaluate_interval_sec: int = 10
-    max_slippage_percent: Decimal = D("1.0")
-    slippage_action: Literal["warn", "reject"] = "warn"
+RiskSettings = RiskEngineConfig
 
 
 class RiskGroupView(msgspec.Struct, frozen=True, kw_only=True, tag=True):
