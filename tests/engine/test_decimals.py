@@ -4,7 +4,7 @@ from decimal import Decimal as D
 from fractions import Fraction
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import example, given, strategies as st
 
 from engine.decimals import cents, dec, positive, round_down, round_up
 from engine.errors import InvalidInput
@@ -65,13 +65,14 @@ def test_round_down_and_up_bracket_the_value(units, frac, exp):
     assert (lo / inc) == (lo / inc).to_integral_value()
 
 
+@example(mantissa=10**28 + 1, exp=0, inc_digits=1, inc_exp=0)  # 29 digits: beyond 28
 @given(mantissa=st.integers(1, 10**40), exp=st.integers(-30, 300),
        inc_digits=st.integers(1, 999), inc_exp=st.integers(-12, 2))
 def test_rounding_is_exact_far_beyond_the_default_precision(mantissa, exp, inc_digits, inc_exp):
     """An absurd price from a webhook (1e300 on a 0.01 tick) must round exactly, not raise
     DivisionImpossible or round in the 28-digit context (it crashed the engine in the fuzz
     suite): compared with integer arithmetic."""
-    x, inc = D(mantissa).scaleb(exp), D(inc_digits).scaleb(inc_exp)
+    x, inc = D(f"{mantissa}E{exp}"), D(f"{inc_digits}E{inc_exp}")  # exact (scaleb rounds)
     k = max(0, -exp, -inc_exp)  # both as integers of the unit 10**-k
     xi, ii = mantissa * 10 ** (exp + k), inc_digits * 10 ** (inc_exp + k)
     assert Fraction(round_down(x, inc)) == Fraction(xi // ii * ii, 10 ** k)
