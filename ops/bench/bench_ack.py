@@ -13,6 +13,12 @@ wakes a little early and polls up to each send time (``PacingClock``): epoll rou
 up to a whole millisecond, which alone added ~1 ms to p50 and ~2 ms to p99 against a server that
 answers at once — the size of the target being measured.
 
+The floor, measured the same way in the same run: the same client and schedule against
+``ops.bench.bare_http`` (hypercorn answering a constant, no Quart, no engine: what one HTTP round
+trip costs on this machine before the engine does anything), and ``commit_*``, the engine's own
+durable write (``Store.write`` of one journal row, WAL + ``synchronous=FULL``) on the disk that
+holds the data directory. The engine's figures minus these are what the engine adds.
+
 ``p99_send_lag_ms`` is how late the client itself sent: when it approaches the latency, the
 machine (other work on its 2 cores), not the engine, sets the figure; ``load_average_1m`` is
 recorded for the same reason.
@@ -45,7 +51,7 @@ import trio
 ROOT = Path(__file__).resolve().parents[2]
 SECRET = "bench-webhook-secret-0123456789"
 BASE_RATE, BASE_SECONDS, STEP_SECONDS = 200, 30.0, 5.0
-STEP_RATES = (500, 1000, 1500, 2000, 2500, 3000, 3500, 4000)
+STEP_RATES = (500, 1000, 1250, 1500, 1750, 2000, 2500, 3000, 3500, 4000)
 P99_LIMIT_MS = 50.0
 TARGET_P99_AT_BASE_MS, TARGET_SUSTAINED = 2.0, 2000
 
@@ -258,6 +264,51 @@ def wait_until_serving(port: int, proc: subprocess.Popen, timeout: float = 30.0)
     raise RuntimeError("engine did not start serving in time")
 
 
+def measure_floor(*, base_seconds: float = BASE_SECONDS, step_seconds: float = STEP_SECONDS,
+                  rates: tuple[int, ...] = STEP_RATES) -> dict:
+    """The same phases against ``ops.bench.bare_http``: the machine's HTTP floor."""
+    port = free_port()
+    proc = subprocess.Popen([sys.executable, "-m", "ops.bench.bare_http", "--port", str(port)],
+                            cwd=ROOT, env={**os.environ, "PYTHONPATH": str(ROOT)},
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_until_serving(port, proc)
+        return trio.run(measure, port, base_seconds, step_seconds, rates, clock=PacingClock())
+    finally:
+        proc.kill()
+        proc.wait()
+
+
+def measure_commit(count: int = 1000, gap_s: float = 0.005) -> dict[str, float]:
+    """The engine's durable write on this disk: ``Store.write`` of one journal row, one at a
+    time, ``gap_s`` apart (as webhooks at 200 req/s), through its writer task and thread."""
+    from actors.store import Store
+
+    async def probe(store: Store) -> list[float]:
+        def append(conn: sqlite3.Connection) -> None:
+            store.journal(conn, actor="bench", kind="Probe", key=None, body={})
+
+        took = []
+        async with trio.open_nursery() as nursery:
+            await nursery.start(store.run_writer)
+            for _ in range(count):
+                await trio.sleep(gap_s)
+                started = time.perf_counter()
+                await store.write(append)
+                took.append((time.perf_counter() - started) * 1000)
+            store.stop_writer()
+        return sorted(took)
+
+    with tempfile.TemporaryDirectory(prefix="bench-commit-") as tmp:
+        store = Store.open(Path(tmp) / "engine.db")
+        try:
+            took = trio.run(probe, store)
+        finally:
+            store.close()
+    return {"commit_p50_ms": round(percentile(took, 0.50), 3),
+            "commit_p99_ms": round(percentile(took, 0.99), 3)}
+
+
 def measure_engine(*, base_seconds: float = BASE_SECONDS, step_seconds: float = STEP_SECONDS,
                    rates: tuple[int, ...] = STEP_RATES) -> dict:
     """Every phase's figures, the engine's exit code and the durability check."""
@@ -292,6 +343,7 @@ def run(**options: float | tuple[int, ...]) -> dict[str, float]:
     """The flat figures ``python -m ops.bench`` tabulates."""
     load = os.getloadavg()[0]  # other work on this 2-core machine shows up as latency
     result = measure_engine(**options)
+    floor = measure_floor(**options)
     base = result["base"]
     passed = [s for s in result["steps"] if s["rate"] == result["max_sustained_rate"]]
     return {
@@ -304,9 +356,14 @@ def run(**options: float | tuple[int, ...]) -> dict[str, float]:
         "p99_ms_at_max_sustained": passed[0]["p99_ms"] if passed else math.nan,
         "durable": float(result["durable"]),
         "meets_targets": float(result["meets_targets"]),
+        "floor_p50_ms_at_200": floor["base"]["p50_ms"],
+        "floor_p99_ms_at_200": floor["base"]["p99_ms"],
+        "floor_max_sustained_rate": floor["max_sustained_rate"],
+        **measure_commit(),
         "load_average_1m": round(load, 2),
     }
 
 
 if __name__ == "__main__":
-    print(json.dumps(measure_engine(), indent=2))
+    print(json.dumps({"engine": measure_engine(), "floor": measure_floor(),
+                      "commit": measure_commit()}, indent=2))
