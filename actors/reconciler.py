@@ -82,6 +82,7 @@ class Reconciler(OrderActions):
         self.market_type = market_type
         self.exchange = getattr(port, "name", "")
         self._flagged: set[str] = set()  # periodic: missing at the previous pass
+        self._unresolved: set[str] = set()  # could not be queried: the next pass asks again
 
     # -- the start-up pass (SPEC 8.5 step 6) ------------------------------------------------
     async def startup(self) -> ReconcileReport:
@@ -112,6 +113,7 @@ class Reconciler(OrderActions):
         for g in closing:
             deliver(g, Tick())  # the close (4.7) continues from where it stopped
         c["synced"] += synced
+        self._unresolved = unresolved
         return await self._finish(ReconcileReport(
             kind="startup", booked_fills=booked, shortfalls=len(cuts),
             closing_resumed=len(closing),
@@ -122,7 +124,9 @@ class Reconciler(OrderActions):
         """Our acknowledged orders vs the exchange's open orders. Unknown ones with our prefix
         are adopted or cancelled. Ours no longer open on the exchange are flagged; still so one
         period later (so not a report the stream is delivering right now), they are queried and
-        their trades and end delivered like at start-up."""
+        their trades and end delivered like at start-up — and so are the orders a previous pass
+        could not query (a ``pending`` one is sent again if it never reached the exchange):
+        left alone, a group waits on them for ever."""
         before = {r["client_order_id"] for r in self._our_rows(("open", "partially_filled"))}
         open_orders = await retrying(lambda: self.port.fetch_open_orders(None))
         on_book = {o.client_order_id for o in open_orders}
@@ -137,7 +141,10 @@ class Reconciler(OrderActions):
                 "event": "reconcile_order_flagged", "symbol": r["symbol"],
                 "group_id": r["group_id"], "order_id": r["client_order_id"],
                 "data": {"state": r["state"], "resolving": r in repeat}})
+        asked = self._unresolved - {r["client_order_id"] for r in repeat}
+        repeat += [r for r in self._our_rows(UNFINISHED) if r["client_order_id"] in asked]
         found, unresolved = await query_each(self.port, repeat)
+        self._unresolved = unresolved
         booked = 0
         if repeat:
             groups = [g.state for g in self._live().values()]

@@ -21,7 +21,7 @@ import trio
 from actors.clock import EngineClock
 from actors.engine_core import run_core
 from actors.exchange.paper import PaperExchange
-from actors.exchange.port import OrderRequest
+from actors.exchange.port import OrderRequest, Unavailable
 from actors.group_projection import decode_state
 from actors.store import Store
 from engine.orders import encode_cid
@@ -143,6 +143,49 @@ async def test_a_pending_order_that_never_reached_the_exchange_is_sent_once_same
     async with engine(db) as kit:  # a further restart finds them: nothing is sent again
         assert report(kit)["resent"] == 0
         assert cid_counts(kit) == Counter({cid: 1 for cid in cids})
+
+
+class FailingQueries:
+    """The paper exchange, except that single-order queries fail while ``failing`` is set."""
+
+    def __init__(self, inner: PaperExchange):
+        self.inner = inner
+        self.name = inner.name
+        self.failing = True
+
+    async def fetch_order(self, symbol: str, client_order_id: str):
+        if self.failing:
+            raise Unavailable("injected: the exchange does not answer")
+        return await self.inner.fetch_order(symbol, client_order_id)
+
+    def __getattr__(self, name: str):
+        return getattr(self.inner, name)
+
+
+async def test_orders_the_start_up_pass_could_not_query_are_resolved_by_the_periodic_pass(
+        tmp_path, autojump_clock):
+    """Left ``pending`` after a failed query, an order would hold its group for ever (fault
+    search seed 390: a TP never replaced after more fills): the next pass asks again."""
+    db = tmp_path / "e.db"
+    async with engine(db, wrap=HangingCreates) as kit:
+        await kit.send(signal())  # recorded, then the engine dies while sending
+        cids = {r["client_order_id"] for r in kit.store.query("SELECT client_order_id FROM orders")}
+    ports: list[FailingQueries] = []
+
+    def failing(paper: PaperExchange) -> FailingQueries:
+        ports.append(FailingQueries(paper))
+        return ports[0]
+
+    async with engine(db, wrap=failing) as kit:
+        assert (report(kit)["unresolved"], report(kit)["resent"]) == (5, 0)
+        assert kit.paper.state()["orders"] == []
+        ports[0].failing = False
+        again = await kit.core.reconciler.periodic()
+        assert (again.unresolved, again.resent) == (0, 5)
+        await kit.settle()
+        assert cid_counts(kit) == Counter({cid: 1 for cid in cids})
+        assert kit.open_orders() == sorted(LADDER)
+        assert (await kit.core.reconciler.periodic()).resent == 0
 
 
 async def test_a_pending_order_no_longer_wanted_is_marked_failed(tmp_path, autojump_clock):

@@ -83,6 +83,10 @@ FIXED = [
                   "held"),
     ("206", "40", "a late order update for a group actor that had stopped raised "
                   "BrokenResourceError and stopped the engine"),
+    ("390", "40", "an order the start-up reconciliation could not query stayed 'pending' for "
+                  "ever: its group never replaced that leg's TP after more fills"),
+    ("380", "40", "(the checker) a group opened under the old pool limit, a kill hid the "
+                  "next look, then a reload lowered the limit: reported as an overfull pool"),
 ]
 
 
@@ -187,6 +191,9 @@ def test_planted_violations_are_found():
     assert inv.pool_finding(pool, previous_used=2, forced=False) is not None
     assert inv.pool_finding(pool, previous_used=3, forced=False) is None  # a lowered limit
     assert inv.pool_finding(pool, previous_used=2, forced=True) is None
+    # opened under a limit of 3, then a reload lowered it before the next look (seed 380)
+    assert inv.pool_finding(pool, previous_used=2, forced=False, previous_max=3) is None
+    assert inv.pool_finding(pool, previous_used=2, forced=False, previous_max=2) is not None
 
 
 def test_stream_chaos_repeats_and_delays_events():

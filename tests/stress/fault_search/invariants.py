@@ -168,12 +168,16 @@ def _entry_overfill(facts: Facts) -> list[Finding]:
     return out
 
 
-def pool_finding(facts: Facts, previous_used: int | None, forced: bool) -> Finding | None:
-    """Used above max is legal only when it did not grow since the last look (a lowered limit
-    closes nothing) or an operator forced an entry in meanwhile."""
+def pool_finding(facts: Facts, previous_used: int | None, forced: bool,
+                 previous_max: int | None = None) -> Finding | None:
+    """Used above max is legal when it did not grow since the last look (a lowered limit closes
+    nothing), when an operator forced an entry in meanwhile, or when it fits the limit of the
+    last look (the growth may have happened before a reload lowered it — a kill can hide the
+    look in between)."""
     if facts.used is None or facts.max_open is None:
         return None
-    if facts.used > facts.max_open and not forced and (
+    allowed = max(facts.max_open, previous_max or 0)
+    if facts.used > allowed and not forced and (
             previous_used is None or facts.used > previous_used):
         return Finding("pool", f"pool used {facts.used} > max {facts.max_open} (was "
                        f"{previous_used}, no force-add)")

@@ -95,6 +95,7 @@ class Run:
         self.up_total = 0.0
         self.up_since: float | None = None
         self.previous_used: int | None = None
+        self.previous_max: int | None = None
         self.forced = False
         self.dead_steps = 0
         self._seen: set[str] = set()
@@ -291,11 +292,12 @@ class Run:
             if f.key not in self._seen:
                 self._seen.add(f.key)
                 self.violate(i, "safety", f.message)
-        pool = inv.pool_finding(facts, self.previous_used, self.forced)
+        pool = inv.pool_finding(facts, self.previous_used, self.forced, self.previous_max)
         if pool is not None:
             self.violate(i, "safety", pool.message)
         if facts.used is not None:
             self.previous_used = facts.used
+            self.previous_max = facts.max_open
             self.forced = False
         if not alive:
             return
