@@ -1,11 +1,9 @@
 """The order gateway: the only road from group actors to the exchange port.
 
-Owns: the client order ids that may exist on the exchange — sent or recorded by this process,
-and an earlier run's unfinished orders read once at construction — so a resend is always
-preceded by a query without a database read; what the row of each unfinished order says (an
-update that would change nothing, like the open orders a stream replays when it starts, is not
-written again); the ids whose end has been reported, and the trade ids already passed on (a
-fast first filter; each group's state is the authority on what it booked).
+Owns: the ids whose end has been reported (or waits for its trades), and the trade ids already
+passed on (a fast first filter; each group's state is the authority on what it booked); its
+``OrderRows`` (actors/order_rows.py): the ids that may exist on the exchange, so a resend is
+always preceded by a query, and what each unfinished row says.
 Receives: ``PlaceOrder`` / ``CancelOrder`` commands from group actors (awaited sends into its
 inbox, so a full inbox is backpressure) and ``OrderUpdate`` events from the stream actor.
 Sends: ``OrderAccepted`` / ``OrderRejected`` / ``TradeFilled`` / ``OrderEnded`` to the owning
@@ -20,7 +18,6 @@ failure propagates and stops the engine (crash-only).
 from __future__ import annotations
 
 import logging
-import sqlite3
 from collections.abc import Callable
 from decimal import Decimal
 
@@ -31,6 +28,7 @@ from actors.exchange.port import (
     OrderRejected as PortRejected, OrderRequest, OrderState, OutcomeUnknown, RateLimited, Trade,
     Unavailable, OrderUpdate,
 )
+from actors.order_rows import FINAL as _FINAL, OrderRows, db_state as _db_state, text as _text
 from actors.store import Store
 from engine.group.messages import (
     CancelOrder, OrderAccepted, OrderEnded, OrderRejected, PlaceOrder, TradeFilled,
@@ -41,6 +39,8 @@ from engine.orders import decode_cid, encode_cid
 log = logging.getLogger("engine.order")
 
 BACKOFF_S = (1.0, 2.0, 4.0)  # SPEC 9.2: three retries
+CATCH_UP_MAX_S = 30.0  # a missing trade is asked for at growing intervals up to this
+CATCH_UP_EMPTY = 5  # listings answered without the missing trades before the end is told anyway
 GatewayCommand = PlaceOrder | CancelOrder
 Deliver = Callable[[int, object], None]
 
@@ -52,8 +52,6 @@ class OrderGateway:
                  on_auth_failure: Callable[[str], None] = lambda message: None,
                  max_concurrent: int = 32):
         self._port = port
-        self._store = store
-        self._clock_ms = clock_ms
         self._instance = instance
         self._deliver = deliver
         self._on_invalid_order = on_invalid_order  # precision refresh for the symbol (SPEC 9.2)
@@ -62,13 +60,13 @@ class OrderGateway:
         # ids that may exist on the exchange, so a (re)send must query first: what this run
         # sent or recorded, and an earlier run's unfinished orders (read once, here, so that
         # placing never waits for the database); and what each of those rows says
-        self._sent: set[str] = set()
-        self._rows: dict[str, _Row] = {}
-        self._load_sent()
+        self._orders = OrderRows(store, clock_ms)
         self._ended: set[str] = set()
         self._acked: set[str] = set()
         self._seen_trades: set[str] = set()
         self._passed: dict[str, Decimal] = {}  # cid -> quantity of the trades passed on
+        self._catching_up: set[str] = set()  # ended orders whose end waits for their trades
+        self._nursery: trio.Nursery | None = None  # run()'s: the catch-up tasks live there
 
     def cid(self, group_id: int, ref: OrderRef) -> str:
         return encode_cid(self._instance, group_id, ref.pyramid, ref.leg, ref.purpose, ref.attempt)
@@ -76,6 +74,7 @@ class OrderGateway:
     async def run(self, inbox: trio.MemoryReceiveChannel[GatewayCommand], *,
                   task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         async with trio.open_nursery() as nursery:
+            self._nursery = nursery
             task_status.started()
             async for command in inbox:
                 # a token per command: two equal (frozen, value-equal) commands are two borrowers
@@ -104,7 +103,7 @@ class OrderGateway:
             quantity=cmd.qty, price=cmd.price, time_in_force=cmd.time_in_force,
             reduce_only=cmd.reduce_only, position_side=cmd.position_side)
         # sent before (this run, or an earlier one that recorded an outcome): query first
-        resend = cid in self._sent
+        resend = cid in self._orders.sent
         error: ExchangeError | None = None
         for attempt in range(len(BACKOFF_S) + 1):
             if resend:  # never send twice what may already exist (SPEC 8.4)
@@ -112,7 +111,7 @@ class OrderGateway:
                 if existing is not None:
                     await self._accepted(cmd, existing, adopted=True)
                     return
-            self._sent.add(cid)
+            self._orders.sent.add(cid)
             try:
                 state = await self._port.create_order(request)
             except DuplicateOrder:
@@ -156,18 +155,6 @@ class OrderGateway:
         else:
             await self._rejected(cmd, cid, error or ExchangeError("unresolved"), retryable=True)
 
-    def _load_sent(self) -> None:
-        """An earlier run's orders with a recorded outcome that are not finished: only those
-        can be sent again (a group resends an order it still wants; a finished one it never
-        resends)."""
-        for row in self._store.query(
-                "SELECT client_order_id, state, exchange_order_id, filled_qty, avg_price"
-                f" FROM orders WHERE sent_at IS NOT NULL AND state NOT IN {_ENDED_SQL}"):
-            cid = row["client_order_id"]
-            self._sent.add(cid)
-            self._rows[cid] = (row["state"], row["exchange_order_id"], row["filled_qty"],
-                               row["avg_price"])
-
     async def _query(self, symbol: str, cid: str) -> OrderState | None:
         """The order by client id, or None when the exchange never saw it (or cannot say)."""
         for delay in (0.0, *BACKOFF_S):
@@ -183,7 +170,7 @@ class OrderGateway:
         return None
 
     async def _accepted(self, cmd: PlaceOrder, state: OrderState, *, adopted: bool) -> None:
-        await self._record(state.client_order_id, state=_db_state(state.status),
+        await self._orders.record(state.client_order_id, state=_db_state(state.status),
                            exchange_order_id=state.exchange_order_id,
                            response=f"{'adopted' if adopted else 'acknowledged'} {state.status}")
         log.info("order adopted" if adopted else "order acknowledged",
@@ -195,7 +182,7 @@ class OrderGateway:
 
     async def _rejected(self, cmd: PlaceOrder, cid: str, error: ExchangeError, *,
                         retryable: bool) -> None:
-        await self._record(cid, state="unknown" if retryable else "rejected", error=str(error))
+        await self._orders.record(cid, state="unknown" if retryable else "rejected", error=str(error))
         log.warning("order rejected" if not retryable else "order failed, will retry",
                     extra=_extra(cmd, cid, {"error": str(error), "code": error.code,
                                             "retryable": retryable}))
@@ -213,7 +200,7 @@ class OrderGateway:
             except OrderNotFound:
                 state = await self._query(cmd.symbol, cid)
                 if state is None:  # never reached the exchange: nothing can fill any more
-                    await self._record(cid, state="canceled", response="cancel: not found")
+                    await self._orders.record(cid, state="canceled", response="cancel: not found")
                     self._report_end(cmd.group_id, cmd.ref, cid, "canceled")
                     return
             except RateLimited as e:
@@ -231,26 +218,63 @@ class OrderGateway:
             "event": "cancel_failed", "symbol": cmd.symbol, "order_id": cid, "data": {}})
 
     async def _finish(self, group_id: int, ref: OrderRef, state: OrderState) -> None:
-        """An order ended: book any trades not yet passed on, then report the end (SPEC 4.6)."""
+        """An order ended: book any trades not yet passed on, then report the end (SPEC 4.6).
+        The end waits while trades are missing: a group told "ended" with less booked than the
+        exchange filled would buy or sell again what was already traded (fault search seed
+        513: a close that sold everything was sold again, then written off)."""
         cid = state.client_order_id
-        if cid not in self._ended and state.filled_quantity > self._passed.get(cid, 0):
-            await self._catch_up_trades(group_id, ref, state)
-        await self._record(cid, state=_db_state(state.status),
+        if cid in self._catching_up:
+            return  # its catch-up task reports the end
+        if self._missing(state) and not await self._catch_up_trades(group_id, ref, state):
+            self._catching_up.add(cid)
+            if self._nursery is None:  # not running (a direct call): wait here
+                await self._catch_up_then_finish(group_id, ref, state)
+            else:
+                self._nursery.start_soon(self._catch_up_then_finish, group_id, ref, state)
+            return
+        await self._orders.record(cid, state=_db_state(state.status),
                            exchange_order_id=state.exchange_order_id or None,
                            filled_qty=state.filled_quantity, avg_price=state.average_price)
         self._report_end(group_id, ref, cid, state.status)
 
-    async def _catch_up_trades(self, group_id: int, ref: OrderRef, state: OrderState) -> None:
+    def _missing(self, state: OrderState) -> bool:
+        cid = state.client_order_id
+        return cid not in self._ended and state.filled_quantity > self._passed.get(cid, 0)
+
+    async def _catch_up_trades(self, group_id: int, ref: OrderRef, state: OrderState
+                               ) -> bool | None:
+        """Pass on the order's trades from the exchange's listing: whether none is missing
+        now, or None when the listing failed."""
         try:
             trades = await self._port.fetch_my_trades(state.symbol, state.created_at_ms)
-        except ExchangeError as e:  # the stream or the reconciler will still bring them
+        except ExchangeError as e:
             log.warning("trade catch-up failed", extra={"event": "trade_catch_up_failed",
                                                        "order_id": state.client_order_id,
                                                        "data": {"error": str(e)}})
-            return
+            return None
         for trade in trades:
             if trade.client_order_id == state.client_order_id:
                 self._pass_trade(group_id, ref, trade)
+        return not self._missing(state)
+
+    async def _catch_up_then_finish(self, group_id: int, ref: OrderRef,
+                                    state: OrderState) -> None:
+        """Ask for the missing trades until they come (from the listing or the stream) or the
+        exchange has listed without them ``CATCH_UP_EMPTY`` times; then report the end."""
+        cid, delay, empty = state.client_order_id, BACKOFF_S[0], 0
+        while empty < CATCH_UP_EMPTY and self._missing(state):
+            await trio.sleep(delay)
+            delay = min(delay * 2, CATCH_UP_MAX_S)
+            if self._missing(state):  # the stream may have brought them meanwhile
+                empty += await self._catch_up_trades(group_id, ref, state) is False
+        if self._missing(state):
+            log.error("order filled more than its listed trades: its end is reported anyway",
+                      extra={"event": "trade_catch_up_incomplete", "order_id": cid,
+                             "symbol": state.symbol, "group_id": group_id, "data": {
+                                 "filled": str(state.filled_quantity),
+                                 "passed": str(self._passed.get(cid, 0))}})
+        self._catching_up.discard(cid)
+        await self._finish(group_id, ref, state)
 
     def _report_end(self, group_id: int, ref: OrderRef, cid: str, status: str) -> None:
         if status not in _FINAL or cid in self._ended:
@@ -276,7 +300,7 @@ class OrderGateway:
             return
         row = (_db_state(order.status), order.exchange_order_id or None,
                _text(order.filled_quantity), _text(order.average_price))
-        if self._rows.get(order.client_order_id) == row:
+        if self._orders.rows.get(order.client_order_id) == row:
             # recorded so already (the stream's start replays every open order), and the
             # acknowledgement went with that record: delivered after it by ``_accepted``, before
             # it below, or — an earlier run's record — by the start-up reconciliation to a group
@@ -285,7 +309,7 @@ class OrderGateway:
         # the stream may be the only one to report the acknowledgement (a lost response)
         self._acknowledge(parts.group_id, ref, order)
         # recorded after the trade is passed on: the group's own write books the fill durably
-        await self._record(order.client_order_id, state=row[0], exchange_order_id=row[1],
+        await self._orders.record(order.client_order_id, state=row[0], exchange_order_id=row[1],
                            filled_qty=order.filled_quantity, avg_price=order.average_price)
 
     def _acknowledge(self, group_id: int, ref: OrderRef, state: OrderState) -> None:
@@ -303,74 +327,6 @@ class OrderGateway:
         self._deliver(group_id, TradeFilled(
             ref=ref, trade_id=trade.trade_id, price=trade.price, qty=trade.quantity,
             fee=trade.fee, fee_asset=trade.fee_asset, ts_ms=trade.ts_ms))
-
-    # -- the record ---------------------------------------------------------------------
-
-    async def _record(self, cid: str, *, state: str, exchange_order_id: str | None = None,
-                      filled_qty: Decimal | None = None, avg_price: Decimal | None = None,
-                      response: str | None = None, error: str | None = None) -> None:
-        now = self._clock_ms()
-
-        def write(conn: sqlite3.Connection) -> None:
-            # a late answer never moves a finished order back (the stream may have told first)
-            conn.execute(
-                "UPDATE orders SET updated_at = :now,"
-                " state = CASE WHEN " + _STALE + " THEN state ELSE :state END,"
-                " filled_qty = CASE WHEN " + _STALE + " THEN filled_qty"
-                "   ELSE COALESCE(:filled, filled_qty) END,"
-                " avg_price = CASE WHEN " + _STALE + " THEN avg_price"
-                "   ELSE COALESCE(:avg, avg_price) END,"
-                " exchange_order_id = COALESCE(:xid, exchange_order_id),"
-                " response = COALESCE(:response, response), error = COALESCE(:error, error),"
-                " sent_at = COALESCE(sent_at, :now) WHERE client_order_id = :cid",
-                {"now": now, "state": state, "filled": _text(filled_qty),
-                 "avg": _text(avg_price), "xid": exchange_order_id, "response": response,
-                 "error": error, "cid": cid})
-            self._store.journal(conn, actor="gateway", kind="OrderOutcome", key=cid,
-                                body={"state": state, "exchange_order_id": exchange_order_id,
-                                      "error": error})
-
-        def wrote(_: None) -> None:  # in the order the writes run, so the last one counts
-            self._sent.add(cid)  # the row's sent_at is set now
-            self._remember(cid, (state, exchange_order_id, _text(filled_qty), _text(avg_price)))
-
-        await self._store.write(write, ran=wrote)
-
-    def _remember(self, cid: str, written: _Row) -> None:
-        """What the row says after a write of ``written`` (None: that column kept its value),
-        as far as this gateway can tell. Forgotten once the order ends (a late update must
-        still go through the guard above) and while a column's value is not known."""
-        before = self._rows.pop(cid, None)
-        if written[0] in _FINAL:
-            return
-        if before is not None:
-            written = (written[0], *(new if new is not None else old
-                                     for new, old in zip(written[1:], before[1:])))
-        elif None in written[1:]:
-            return
-        self._rows[cid] = written
-
-
-_Row = tuple[str, str | None, str | None, str | None]  # state, exchange id, filled, average
-_FINAL = ("filled", "canceled", "expired", "rejected")
-
-
-def _sql_list(states: tuple[str, ...]) -> str:
-    return "(" + ", ".join(f"'{state}'" for state in states) + ")"
-
-
-_FINAL_SQL = _sql_list(_FINAL)
-_ENDED_SQL = _sql_list((*_FINAL, "failed"))  # + the reconciler's
-_STALE = f"(state IN {_FINAL_SQL} AND :state NOT IN {_FINAL_SQL})"
-
-
-def _db_state(status: str) -> str:
-    return "canceled" if status == "canceled" else status
-
-
-def _text(value: Decimal | None) -> str | None:
-    return None if value is None else str(value)
-
 
 def _extra(cmd: PlaceOrder, cid: str, data: dict) -> dict:
     return {"event": "order_outcome", "symbol": cmd.symbol,

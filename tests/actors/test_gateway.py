@@ -7,7 +7,7 @@ import trio
 import trio.testing
 
 from actors.clock import EngineClock
-from actors.exchange.port import OrderUpdate
+from actors.exchange.port import OrderUpdate, Unavailable
 from actors.gateway import OrderGateway
 from engine.group.messages import (
     CancelOrder, OrderAccepted, OrderEnded, OrderRejected, PlaceOrder, TradeFilled,
@@ -211,3 +211,40 @@ async def test_run_executes_commands_from_its_inbox_even_equal_ones(world, nurse
     await send.send(msgspec.structs.replace(cancel))  # equal value, a second command
     await trio.testing.wait_all_tasks_blocked()
     assert world.deliveries.kinds(world.group) == ["OrderAccepted", "OrderEnded"]
+
+
+class TradesLate:
+    """The paper exchange, except that its trade listing fails the first ``failures`` times."""
+
+    def __init__(self, inner, failures: int):
+        self.inner, self.failures = inner, failures
+        self.name = inner.name
+
+    async def fetch_my_trades(self, symbol: str, since_ms: int | None = None):
+        if self.failures:
+            self.failures -= 1
+            raise Unavailable("injected: the trade listing does not answer")
+        return await self.inner.fetch_my_trades(symbol, since_ms)
+
+    def __getattr__(self, name: str):
+        return getattr(self.inner, name)
+
+
+async def test_an_end_waits_for_trades_the_exchange_cannot_list_yet(world, nursery,
+                                                                    autojump_clock):
+    """Fault search seed 513: a market close acknowledged ``filled`` while the stream was down
+    and the listing failed was reported ended with nothing booked — the group sold again what
+    it had sold, then wrote the lot off. The end now waits until the trade is passed on."""
+    gateway = OrderGateway(port=TradesLate(world.exchange, failures=3), store=world.store,
+                           instance=world.store.instance_id(), deliver=world.deliveries,
+                           clock_ms=world.clock.now_ms)
+    send, receive = trio.open_memory_channel(8)
+    await nursery.start(gateway.run, receive)
+    await send.send(world.order(price="31000"))  # marketable: filled at once
+    await world.deliveries.wait_for(world.group, 1)
+    await trio.sleep(2.5)  # the first listing and the retry 1 s later failed
+    assert world.deliveries.kinds(world.group) == ["OrderAccepted"]
+    assert order_row(world.store, world.cid())["state"] == "filled"  # the acknowledgement
+    await trio.sleep(10)  # the third failure, then the listing answers
+    assert world.deliveries.kinds(world.group) == ["OrderAccepted", "TradeFilled", "OrderEnded"]
+    assert world.got()[1].qty == D("0.01")

@@ -85,6 +85,8 @@ FIXED = [
                   "BrokenResourceError and stopped the engine"),
     ("390", "40", "an order the start-up reconciliation could not query stayed 'pending' for "
                   "ever: its group never replaced that leg's TP after more fills"),
+    ("513", "40", "a close acknowledged 'filled' while its trades could not be listed was "
+                  "reported ended with nothing booked: the group sold again, then wrote off"),
     ("380", "40", "(the checker) a group opened under the old pool limit, a kill hid the "
                   "next look, then a reload lowered the limit: reported as an overfull pool"),
 ]
