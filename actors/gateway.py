@@ -224,7 +224,9 @@ class OrderGateway:
         513: a close that sold everything was sold again, then written off)."""
         cid = state.client_order_id
         if cid in self._catching_up:
-            return  # its catch-up task reports the end
+            if self._missing(state):
+                return  # its catch-up task reports the end
+            self._catching_up.discard(cid)  # this update brought them: the end is told now
         if self._missing(state) and not await self._catch_up_trades(group_id, ref, state):
             self._catching_up.add(cid)
             if self._nursery is None:  # not running (a direct call): wait here
@@ -265,8 +267,12 @@ class OrderGateway:
         while empty < CATCH_UP_EMPTY and self._missing(state):
             await trio.sleep(delay)
             delay = min(delay * 2, CATCH_UP_MAX_S)
-            if self._missing(state):  # the stream may have brought them meanwhile
+            if cid not in self._catching_up:
+                return  # a stream update brought the trades and told the end
+            if self._missing(state):
                 empty += await self._catch_up_trades(group_id, ref, state) is False
+        if cid not in self._catching_up:
+            return
         if self._missing(state):
             log.error("order filled more than its listed trades: its end is reported anyway",
                       extra={"event": "trade_catch_up_incomplete", "order_id": cid,

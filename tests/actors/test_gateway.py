@@ -248,3 +248,21 @@ async def test_an_end_waits_for_trades_the_exchange_cannot_list_yet(world, nurse
     await trio.sleep(10)  # the third failure, then the listing answers
     assert world.deliveries.kinds(world.group) == ["OrderAccepted", "TradeFilled", "OrderEnded"]
     assert world.got()[1].qty == D("0.01")
+
+
+async def test_a_waiting_end_is_told_as_soon_as_the_stream_brings_the_trade(world, nursery,
+                                                                           autojump_clock):
+    gateway = OrderGateway(port=TradesLate(world.exchange, failures=100), store=world.store,
+                           instance=world.store.instance_id(), deliver=world.deliveries,
+                           clock_ms=world.clock.now_ms)
+    send, receive = trio.open_memory_channel(8)
+    await nursery.start(gateway.run, receive)
+    await send.send(world.order(price="31000"))
+    await world.deliveries.wait_for(world.group, 1)
+    await trio.sleep(0.5)
+    [trade] = await world.exchange.fetch_my_trades("BTCUSDT")
+    state = await world.exchange.fetch_order("BTCUSDT", world.cid())
+    await gateway.on_update(OrderUpdate(order=state, trade=trade))  # the stream is back
+    assert world.deliveries.kinds(world.group) == ["OrderAccepted", "TradeFilled", "OrderEnded"]
+    await trio.sleep(120)  # the catch-up task ends without telling it twice
+    assert world.deliveries.kinds(world.group) == ["OrderAccepted", "TradeFilled", "OrderEnded"]
