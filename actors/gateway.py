@@ -11,8 +11,10 @@ group through ``deliver(group_id, msg)`` (never blocks); outcomes are written to
 table and the journal before they are delivered.
 Fails how: exchange errors are outcomes, never exceptions (SPEC 9.2): a network failure or 5xx
 is retried 3 times (1 s, 2 s, 4 s) with a query by client id before every resend; still unknown
-after that, the group is told ``retryable`` and re-sends the same id on a later tick. A storage
-failure propagates and stops the engine (crash-only).
+after that, the group is told ``retryable`` and re-sends the same id on a later tick; a cancel
+still unsettled is asked again every 30 s until the order ends, and an order's end waits until
+its trades are passed on (both: its group waits for that end). A storage failure propagates and
+stops the engine (crash-only).
 """
 
 from __future__ import annotations
@@ -192,7 +194,26 @@ class OrderGateway:
     # -- cancelling ---------------------------------------------------------------------
 
     async def cancel(self, cmd: CancelOrder) -> None:
+        """Cancel; its end reaches the group as ``OrderEnded``. A cancel the exchange does not
+        settle within the SPEC 9.2 retries is asked again every ``CATCH_UP_MAX_S`` until the
+        order ends: its group waits for that end (a close stays in ``cancelling``)."""
         cid = self.cid(cmd.group_id, cmd.ref)
+        if await self._try_cancel(cmd, cid):
+            return
+        log.error("cancel unresolved after retries: asked again later", extra={
+            "event": "cancel_failed", "symbol": cmd.symbol, "order_id": cid,
+            "data": {"retry_in_s": CATCH_UP_MAX_S}})
+        if self._nursery is not None:
+            self._nursery.start_soon(self._cancel_until_ended, cmd, cid)
+
+    async def _cancel_until_ended(self, cmd: CancelOrder, cid: str) -> None:
+        while cid not in self._ended:
+            await trio.sleep(CATCH_UP_MAX_S)
+            if cid in self._ended or await self._try_cancel(cmd, cid):
+                return
+
+    async def _try_cancel(self, cmd: CancelOrder, cid: str) -> bool:
+        """One cancel with the SPEC 9.2 retries: whether its outcome was settled."""
         for delay in (0.0, *BACKOFF_S):
             await trio.sleep(delay)
             try:
@@ -202,7 +223,7 @@ class OrderGateway:
                 if state is None:  # never reached the exchange: nothing can fill any more
                     await self._orders.record(cid, state="canceled", response="cancel: not found")
                     self._report_end(cmd.group_id, cmd.ref, cid, "canceled")
-                    return
+                    return True
             except RateLimited as e:
                 await trio.sleep(e.retry_after_s)
                 continue
@@ -211,11 +232,10 @@ class OrderGateway:
             except ExchangeError as e:
                 log.error("cancel failed", extra={"event": "cancel_failed", "symbol": cmd.symbol,
                                                   "order_id": cid, "data": {"error": str(e)}})
-                return
+                return False
             await self._finish(cmd.group_id, cmd.ref, state)
-            return
-        log.error("cancel unresolved after retries", extra={
-            "event": "cancel_failed", "symbol": cmd.symbol, "order_id": cid, "data": {}})
+            return True
+        return False
 
     async def _finish(self, group_id: int, ref: OrderRef, state: OrderState) -> None:
         """An order ended: book any trades not yet passed on, then report the end (SPEC 4.6).

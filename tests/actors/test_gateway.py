@@ -266,3 +266,41 @@ async def test_a_waiting_end_is_told_as_soon_as_the_stream_brings_the_trade(worl
     assert world.deliveries.kinds(world.group) == ["OrderAccepted", "TradeFilled", "OrderEnded"]
     await trio.sleep(120)  # the catch-up task ends without telling it twice
     assert world.deliveries.kinds(world.group) == ["OrderAccepted", "TradeFilled", "OrderEnded"]
+
+
+class CancelsDown:
+    """The paper exchange, except that cancels fail while ``failures`` lasts."""
+
+    def __init__(self, inner, failures: int):
+        self.inner, self.failures = inner, failures
+        self.name = inner.name
+
+    async def cancel_order(self, symbol: str, client_order_id: str):
+        if self.failures:
+            self.failures -= 1
+            raise Unavailable("injected: the exchange does not answer")
+        return await self.inner.cancel_order(symbol, client_order_id)
+
+    def __getattr__(self, name: str):
+        return getattr(self.inner, name)
+
+
+async def test_a_cancel_still_failing_after_its_retries_is_asked_again_until_it_ends(
+        world, nursery, autojump_clock):
+    """The group waits for the end of what it cancels (a close stays ``cancelling``): a cancel
+    given up after the SPEC 9.2 retries would hold it for ever."""
+    port = CancelsDown(world.exchange, failures=6)  # the first try and its 3 retries, then 2
+    gateway = OrderGateway(port=port, store=world.store, instance=world.store.instance_id(),
+                           deliver=world.deliveries, clock_ms=world.clock.now_ms)
+    send, receive = trio.open_memory_channel(8)
+    await nursery.start(gateway.run, receive)
+    await send.send(world.order())
+    await world.deliveries.wait_for(world.group, 1)
+    await send.send(CancelOrder(group_id=world.group, ref=ENTRY, symbol="BTCUSDT"))
+    await trio.sleep(20)
+    assert world.deliveries.kinds(world.group) == ["OrderAccepted"]  # given up for now
+    assert port.failures == 2
+    await trio.sleep(60)  # asked again 30 s later (fails), and again (settles)
+    assert world.deliveries.kinds(world.group) == ["OrderAccepted", "OrderEnded"]
+    assert order_row(world.store, world.cid())["state"] == "canceled"
+    assert [o["status"] for o in world.exchange.state()["orders"]] == ["canceled"]
