@@ -104,6 +104,12 @@ class OrderGateway:
             client_order_id=cid, symbol=cmd.symbol, side=cmd.side, type=cmd.order_type,
             quantity=cmd.qty, price=cmd.price, time_in_force=cmd.time_in_force,
             reduce_only=cmd.reduce_only, position_side=cmd.position_side)
+        try:
+            await self._place(cmd, cid, request)
+        except _CannotSay as e:  # the group sends the same id again later: a query first
+            await self._rejected(cmd, cid, e, retryable=True)
+
+    async def _place(self, cmd: PlaceOrder, cid: str, request: OrderRequest) -> None:
         # sent before (this run, or an earlier one that recorded an outcome): query first
         resend = cid in self._orders.sent
         error: ExchangeError | None = None
@@ -158,7 +164,10 @@ class OrderGateway:
             await self._rejected(cmd, cid, error or ExchangeError("unresolved"), retryable=True)
 
     async def _query(self, symbol: str, cid: str) -> OrderState | None:
-        """The order by client id, or None when the exchange never saw it (or cannot say)."""
+        """The order by client id, or None when the exchange never saw it. An exchange that
+        cannot say (every retry failed) raises ``_CannotSay``: that is no licence to send —
+        the order may exist (fault search seed 2160: placed twice)."""
+        error: ExchangeError | None = None
         for delay in (0.0, *BACKOFF_S):
             await trio.sleep(delay)
             try:
@@ -166,10 +175,11 @@ class OrderGateway:
             except OrderNotFound:
                 return None
             except RateLimited as e:
+                error = e
                 await trio.sleep(e.retry_after_s)
-            except (OutcomeUnknown, Unavailable):
-                continue
-        return None
+            except (OutcomeUnknown, Unavailable) as e:
+                error = e
+        raise _CannotSay(f"order query failed: {error}")
 
     async def _accepted(self, cmd: PlaceOrder, state: OrderState, *, adopted: bool) -> None:
         await self._orders.record(state.client_order_id, state=_db_state(state.status),
@@ -219,7 +229,10 @@ class OrderGateway:
             try:
                 state = await self._port.cancel_order(cmd.symbol, cid)
             except OrderNotFound:
-                state = await self._query(cmd.symbol, cid)
+                try:
+                    state = await self._query(cmd.symbol, cid)
+                except _CannotSay:
+                    return False
                 if state is None:  # never reached the exchange: nothing can fill any more
                     await self._orders.record(cid, state="canceled", response="cancel: not found")
                     self._report_end(cmd.group_id, cmd.ref, cid, "canceled")
@@ -353,6 +366,10 @@ class OrderGateway:
         self._deliver(group_id, TradeFilled(
             ref=ref, trade_id=trade.trade_id, price=trade.price, qty=trade.quantity,
             fee=trade.fee, fee_asset=trade.fee_asset, ts_ms=trade.ts_ms))
+
+class _CannotSay(ExchangeError):
+    """Every query of an order failed: whether it exists is not known."""
+
 
 def _extra(cmd: PlaceOrder, cid: str, data: dict) -> dict:
     return {"event": "order_outcome", "symbol": cmd.symbol,

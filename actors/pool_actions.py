@@ -33,10 +33,10 @@ log = logging.getLogger("engine.system")
 
 
 class AdminResult(msgspec.Struct, frozen=True, kw_only=True):
-    """The answer to an operator action; ``code`` maps to HTTP 200 / 404 / 409."""
+    """The answer to an operator action; ``code`` maps to HTTP 200 / 404 / 409 / 503."""
 
     ok: bool
-    code: Literal["ok", "not_found", "conflict"] = "ok"
+    code: Literal["ok", "not_found", "conflict", "not_running"] = "ok"
     message: str = ""
 
 

@@ -72,7 +72,10 @@ class AdminRequest:
         self.op = op
         self.args = args
         self.done = trio.Event()
-        self.result = AdminResult(ok=False, code="conflict", message="not handled")
+        # what the caller hears when the engine stops before the action finishes: not a
+        # refusal — part of it may have taken effect (HTTP 503, look again after the start)
+        self.result = AdminResult(ok=False, code="not_running", message=(
+            "the engine stopped before the action finished; it may have taken effect"))
 
 
 class Precision(Protocol):

@@ -7,7 +7,7 @@ import trio
 import trio.testing
 
 from actors.clock import EngineClock
-from actors.exchange.port import OrderUpdate, Unavailable
+from actors.exchange.port import OrderUpdate, OutcomeUnknown, Unavailable
 from actors.gateway import OrderGateway
 from engine.group.messages import (
     CancelOrder, OrderAccepted, OrderEnded, OrderRejected, PlaceOrder, TradeFilled,
@@ -304,3 +304,46 @@ async def test_a_cancel_still_failing_after_its_retries_is_asked_again_until_it_
     assert world.deliveries.kinds(world.group) == ["OrderAccepted", "OrderEnded"]
     assert order_row(world.store, world.cid())["state"] == "canceled"
     assert [o["status"] for o in world.exchange.state()["orders"]] == ["canceled"]
+
+
+class AnswersLost:
+    """The paper exchange, except that each placement's answer is lost after it took effect
+    and order queries fail while ``queries_down`` is set."""
+
+    def __init__(self, inner):
+        self.inner, self.name = inner, inner.name
+        self.queries_down, self.placed = True, 0
+
+    async def create_order(self, request):
+        await self.inner.create_order(request)
+        self.placed += 1
+        raise OutcomeUnknown("injected: the answer was lost")
+
+    async def fetch_order(self, symbol: str, client_order_id: str):
+        if self.queries_down:
+            raise Unavailable("injected: queries do not answer")
+        return await self.inner.fetch_order(symbol, client_order_id)
+
+    def __getattr__(self, name: str):
+        return getattr(self.inner, name)
+
+
+async def test_an_order_whose_query_cannot_answer_is_not_sent_again(world, autojump_clock):
+    """Fault search seed 2160: the answer of a placement was lost, every query before the
+    resend failed, and "cannot say" was taken for "never placed": the order went out twice."""
+    port = AnswersLost(world.exchange)
+    gateway = OrderGateway(port=port, store=world.store, instance=world.store.instance_id(),
+                           deliver=world.deliveries, clock_ms=world.clock.now_ms)
+    # marketable: filled at once, so the exchange's own guard against a second order with the
+    # id of an open one (Binance's, and the paper exchange's) cannot catch the duplicate
+    cmd = world.order(price="31000")
+    await gateway.place(cmd)
+    assert port.placed == 1
+    [told] = world.got()
+    assert isinstance(told, OrderRejected) and told.retryable
+    assert order_row(world.store, world.cid())["state"] == "unknown"
+    port.queries_down = False
+    await gateway.place(cmd)  # the group's later retry: the query finds it
+    assert port.placed == 1
+    assert world.deliveries.kinds(world.group)[:2] == ["OrderRejected", "OrderAccepted"]
+    assert len(world.exchange.state()["orders"]) == 1

@@ -87,6 +87,10 @@ FIXED = [
                   "ever: its group never replaced that leg's TP after more fills"),
     ("513", "40", "a close acknowledged 'filled' while its trades could not be listed was "
                   "reported ended with nothing booked: the group sold again, then wrote off"),
+    ("2160", "120", "a placement's answer was lost and every query before the resend failed: "
+                    "'cannot say' was taken for 'never placed' and the order went out twice"),
+    ("2011", "120", "an operator force-add cut short by a kill answered 409 'not handled' "
+                    "though it had opened its group (now 503: it may have taken effect)"),
     ("380", "40", "(the checker) a group opened under the old pool limit, a kill hid the "
                   "next look, then a reload lowered the limit: reported as an overfull pool"),
 ]

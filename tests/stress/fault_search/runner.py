@@ -244,7 +244,11 @@ class Run:
                 return {"ok": False, "code": e.code}
 
         ok, answer = await life.call(act)
-        if ok and step.action == "force_add" and isinstance(answer, dict) and answer.get("ok"):
+        # "not_running" is no refusal: the engine stopped mid-action (a kill), which may have
+        # let the force-add in
+        refused = ok and isinstance(answer, dict) and answer.get("code") in (
+            "conflict", "not_found")
+        if step.action == "force_add" and not refused:
             self.forced = True
 
     async def reload(self, life: Life, step: ReloadStep) -> None:
@@ -298,7 +302,9 @@ class Run:
         if facts.used is not None:
             self.previous_used = facts.used
             self.previous_max = facts.max_open
-            self.forced = False
+            # a force-add cut short by a kill completes at the next start: it counts until a
+            # live engine has been looked at
+            self.forced = self.forced and not alive
         if not alive:
             return
         now = self.up_time()
