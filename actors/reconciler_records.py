@@ -51,6 +51,18 @@ def booked_trade_ids(store: Store, exchange: str, symbols: set[str]) -> set[str]
     return out
 
 
+def booked_qty(store: Store, cids: list[str]) -> dict[str, Decimal]:
+    """The quantity our fills book for each of ``cids`` (absent: none)."""
+    out: dict[str, Decimal] = {}
+    for i in range(0, len(cids), 500):  # SQLite's bound-parameter limit
+        chunk = cids[i:i + 500]
+        for r in store.query("SELECT client_order_id, quantity FROM fills WHERE client_order_id"
+                             f" IN ({', '.join('?' for _ in chunk)})", chunk):
+            out[r["client_order_id"]] = out.get(r["client_order_id"], Decimal(0)) + Decimal(
+                r["quantity"])
+    return out
+
+
 def cached_rules(store: Store, exchange: str, symbol: str) -> MarketRules | None:
     """The precision actor's cached rules of ``symbol`` (its ``precision_cache`` row)."""
     row = store.query("SELECT rules FROM precision_cache WHERE exchange = ? AND symbol = ?",

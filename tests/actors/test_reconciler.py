@@ -47,14 +47,15 @@ class HangingCreates:
 
 
 @asynccontextmanager
-async def engine(db: Path, *, price: str = "100.5", wrap=None):
+async def engine(db: Path, *, price: str = "100.5", wrap=None, ratio: str = "1"):
     """Store writer + paper exchange + engine core (start-up reconciliation included)."""
     store = Store.open(db)
     try:
         async with trio.open_nursery() as nursery:
             await nursery.start(store.run_writer)
             clock = EngineClock.following_trio(START_MS)
-            paper = PaperExchange(db=store, config=paper_config(), clock_ms=clock.now_ms)
+            paper = PaperExchange(db=store, config=paper_config(partial_fill_ratio=D(ratio)),
+                                  clock_ms=clock.now_ms)
             await paper.push_price(SYMBOL, D(price))
             port = paper if wrap is None else wrap(paper)
             core = await nursery.start(partial(run_core, config=config(), store=store,
@@ -376,6 +377,22 @@ async def test_periodic_pass_resolves_an_order_still_missing_one_period_later(tm
         assert (leg.entry_state, leg.open_qty, leg.tp_state) == ("filled", D("2"), "placed")
         assert ("sell", "101", "2") in kit.open_orders()
         assert (await rec.periodic()).flagged == 0
+
+
+async def test_periodic_pass_books_a_fill_the_stream_lost_on_an_order_still_open(
+        tmp_path, autojump_clock):
+    """Fault search seed 3008: a partial fill's trade was lost and its order stayed open — its
+    end would have caught the trade up, but the lot had no TP meanwhile."""
+    async with engine(tmp_path / "e.db", wrap=DeafStream, ratio="0.5") as kit:
+        await kit.send(signal())
+        await kit.price("99.9")  # DCA0 (100, 2) half fills; nobody tells the engine
+        assert state(kit).leg(0, 0).filled_qty == 0
+        assert (await kit.core.reconciler.periodic()).booked_fills == 1
+        await kit.settle()
+        leg = state(kit).leg(0, 0)
+        assert (leg.filled_qty, leg.open_qty, leg.tp_state) == (D("1"), D("1"), "placed")
+        assert ("sell", "101", "1") in kit.open_orders()
+        assert (await kit.core.reconciler.periodic()).booked_fills == 0
 
 
 async def test_a_cancel_lost_in_a_crash_is_sent_again_for_an_order_partly_filled_meanwhile(
