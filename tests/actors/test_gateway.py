@@ -16,7 +16,7 @@ from engine.group.state import OrderRef
 from engine.orders import encode_cid
 from tests.actors.runtime_kit import (
     START_MS, D, Deliveries, insert_order, new_group, open_store, order_row, outcomes, paper,
-    direct_order,
+    direct_order, Wrapped,
 )
 
 ENTRY = OrderRef(pyramid=0, leg=0, purpose="e", attempt=0)
@@ -213,21 +213,18 @@ async def test_run_executes_commands_from_its_inbox_even_equal_ones(world, nurse
     assert world.deliveries.kinds(world.group) == ["OrderAccepted", "OrderEnded"]
 
 
-class TradesLate:
+class TradesLate(Wrapped):
     """The paper exchange, except that its trade listing fails the first ``failures`` times."""
 
     def __init__(self, inner, failures: int):
-        self.inner, self.failures = inner, failures
-        self.name = inner.name
+        super().__init__(inner)
+        self.failures = failures
 
     async def fetch_my_trades(self, symbol: str, since_ms: int | None = None):
         if self.failures:
             self.failures -= 1
             raise Unavailable("injected: the trade listing does not answer")
         return await self.inner.fetch_my_trades(symbol, since_ms)
-
-    def __getattr__(self, name: str):
-        return getattr(self.inner, name)
 
 
 async def test_an_end_waits_for_trades_the_exchange_cannot_list_yet(world, nursery,
@@ -268,21 +265,18 @@ async def test_a_waiting_end_is_told_as_soon_as_the_stream_brings_the_trade(worl
     assert world.deliveries.kinds(world.group) == ["OrderAccepted", "TradeFilled", "OrderEnded"]
 
 
-class CancelsDown:
+class CancelsDown(Wrapped):
     """The paper exchange, except that cancels fail while ``failures`` lasts."""
 
     def __init__(self, inner, failures: int):
-        self.inner, self.failures = inner, failures
-        self.name = inner.name
+        super().__init__(inner)
+        self.failures = failures
 
     async def cancel_order(self, symbol: str, client_order_id: str):
         if self.failures:
             self.failures -= 1
             raise Unavailable("injected: the exchange does not answer")
         return await self.inner.cancel_order(symbol, client_order_id)
-
-    def __getattr__(self, name: str):
-        return getattr(self.inner, name)
 
 
 async def test_a_cancel_still_failing_after_its_retries_is_asked_again_until_it_ends(
@@ -306,12 +300,12 @@ async def test_a_cancel_still_failing_after_its_retries_is_asked_again_until_it_
     assert [o["status"] for o in world.exchange.state()["orders"]] == ["canceled"]
 
 
-class AnswersLost:
+class AnswersLost(Wrapped):
     """The paper exchange, except that each placement's answer is lost after it took effect
     and order queries fail while ``queries_down`` is set."""
 
     def __init__(self, inner):
-        self.inner, self.name = inner, inner.name
+        super().__init__(inner)
         self.queries_down, self.placed = True, 0
 
     async def create_order(self, request):
@@ -323,9 +317,6 @@ class AnswersLost:
         if self.queries_down:
             raise Unavailable("injected: queries do not answer")
         return await self.inner.fetch_order(symbol, client_order_id)
-
-    def __getattr__(self, name: str):
-        return getattr(self.inner, name)
 
 
 async def test_an_order_whose_query_cannot_answer_is_not_sent_again(world, autojump_clock):

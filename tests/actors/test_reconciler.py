@@ -26,6 +26,7 @@ from actors.group_projection import decode_state
 from actors.store import Store
 from engine.orders import encode_cid
 from tests.actors.engine_kit import HOUR_MS, START_MS, SYMBOL, Kit, config, paper_config, signal
+from tests.actors.runtime_kit import Wrapped
 
 LADDER = [("buy", "100", "2"), ("buy", "99.5", "2.01"), ("buy", "99", "2.02"),
           ("buy", "98.5", "2.03"), ("buy", "98", "2.04")]
@@ -146,21 +147,17 @@ async def test_a_pending_order_that_never_reached_the_exchange_is_sent_once_same
         assert cid_counts(kit) == Counter({cid: 1 for cid in cids})
 
 
-class FailingQueries:
+class FailingQueries(Wrapped):
     """The paper exchange, except that single-order queries fail while ``failing`` is set."""
 
     def __init__(self, inner: PaperExchange):
-        self.inner = inner
-        self.name = inner.name
+        super().__init__(inner)
         self.failing = True
 
     async def fetch_order(self, symbol: str, client_order_id: str):
         if self.failing:
             raise Unavailable("injected: the exchange does not answer")
         return await self.inner.fetch_order(symbol, client_order_id)
-
-    def __getattr__(self, name: str):
-        return getattr(self.inner, name)
 
 
 async def test_orders_the_start_up_pass_could_not_query_are_resolved_by_the_periodic_pass(
