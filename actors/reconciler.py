@@ -133,7 +133,8 @@ class Reconciler(OrderActions):
         open_orders = await retrying(lambda: self.port.fetch_open_orders(None))
         on_book = {o.client_order_id for o in open_orders}
         # re-read after the listing: what the stream finished meanwhile is not a difference
-        missing = [r for r in self._our_rows(("open", "partially_filled"))
+        ours = self._our_rows(("open", "partially_filled"))
+        missing = [r for r in ours
                    if r["client_order_id"] in before and r["client_order_id"] not in on_book]
         repeat = [r for r in missing if r["client_order_id"] in self._flagged]
         newly = {r["client_order_id"] for r in missing} - {r["client_order_id"] for r in repeat}
@@ -150,7 +151,7 @@ class Reconciler(OrderActions):
         found, unresolved = await query_each(self.port, repeat)
         self._unresolved |= unresolved
         booked = 0
-        short = self._short_of_trades(open_orders)
+        short = self._short_of_trades(ours, open_orders)
         if repeat or short:
             groups = [g.state for g in self._live().values()]
             booked = await self._book_missed(await trades_of(self.port, repeat + short, groups))
@@ -186,16 +187,16 @@ class Reconciler(OrderActions):
             for symbol, price in sorted(prices.items()):
                 self._on_price(PriceUpdate(symbol=symbol, price=price, ts_ms=self.now_ms()))
 
-    def _short_of_trades(self, open_orders: list[OrderState]) -> list[dict]:
-        """Our open orders that filled more on the exchange than our fills book: a trade the
-        stream lost while the order stays open (fault search seed 3008: a partial fill's lot
-        never got its TP) — its end would catch it up, but it may rest for weeks."""
+    def _short_of_trades(self, ours: list[dict], open_orders: list[OrderState]) -> list[dict]:
+        """Those of ``ours`` (our open orders rows) that filled more on the exchange than our
+        fills book: a trade the stream lost while the order stays open (fault search seed 3008:
+        a partial fill's lot never got its TP) — its end would catch it up, but it may rest for
+        weeks."""
         filled = {o.client_order_id: o.filled_quantity for o in open_orders
                   if o.filled_quantity > 0}
-        if not filled:
+        rows = [r for r in ours if r["client_order_id"] in filled]
+        if not rows:
             return []
-        rows = [r for r in self._our_rows(("open", "partially_filled"))
-                if r["client_order_id"] in filled]
         booked = records.booked_qty(self.store, [r["client_order_id"] for r in rows])
         return [r for r in rows
                 if filled[r["client_order_id"]] > booked.get(r["client_order_id"], 0)]
