@@ -59,10 +59,7 @@ class OrderGateway:
         self._on_invalid_order = on_invalid_order  # precision refresh for the symbol (SPEC 9.2)
         self._on_auth_failure = on_auth_failure
         self._slots = trio.CapacityLimiter(max_concurrent)
-        # ids that may exist on the exchange, so a (re)send must query first: what this run
-        # sent or recorded, and an earlier run's unfinished orders (read once, here, so that
-        # placing never waits for the database); and what each of those rows says
-        self._orders = OrderRows(store, clock_ms)
+        self._orders = OrderRows(store, clock_ms)  # an earlier run's rows read once, here
         self._ended: set[str] = set()
         self._acked: set[str] = set()
         self._seen_trades: set[str] = set()
@@ -182,19 +179,21 @@ class OrderGateway:
         raise _CannotSay(f"order query failed: {error}")
 
     async def _accepted(self, cmd: PlaceOrder, state: OrderState, *, adopted: bool) -> None:
-        await self._orders.record(state.client_order_id, state=_db_state(state.status),
-                           exchange_order_id=state.exchange_order_id,
-                           response=f"{'adopted' if adopted else 'acknowledged'} {state.status}")
+        await self._orders.record(
+            state.client_order_id, state=_db_state(state.status),
+            exchange_order_id=state.exchange_order_id,
+            response=f"{'adopted' if adopted else 'acknowledged'} {state.status}")
         log.info("order adopted" if adopted else "order acknowledged",
-                 extra=_extra(cmd, state.client_order_id, {"status": state.status,
-                                                           "exchange_order_id": state.exchange_order_id}))
+                 extra=_extra(cmd, state.client_order_id, {
+                     "status": state.status, "exchange_order_id": state.exchange_order_id}))
         self._acknowledge(cmd.group_id, cmd.ref, state)
-        if state.status in ("canceled", "expired", "rejected", "filled"):
+        if state.status in _FINAL:
             await self._finish(cmd.group_id, cmd.ref, state)
 
     async def _rejected(self, cmd: PlaceOrder, cid: str, error: ExchangeError, *,
                         retryable: bool) -> None:
-        await self._orders.record(cid, state="unknown" if retryable else "rejected", error=str(error))
+        await self._orders.record(cid, state="unknown" if retryable else "rejected",
+                                  error=str(error))
         log.warning("order rejected" if not retryable else "order failed, will retry",
                     extra=_extra(cmd, cid, {"error": str(error), "code": error.code,
                                             "retryable": retryable}))
@@ -268,8 +267,8 @@ class OrderGateway:
                 self._nursery.start_soon(self._catch_up_then_finish, group_id, ref, state)
             return
         await self._orders.record(cid, state=_db_state(state.status),
-                           exchange_order_id=state.exchange_order_id or None,
-                           filled_qty=state.filled_quantity, avg_price=state.average_price)
+                                  exchange_order_id=state.exchange_order_id or None,
+                                  filled_qty=state.filled_quantity, avg_price=state.average_price)
         self._report_end(group_id, ref, cid, state.status)
 
     def _missing(self, state: OrderState) -> bool:
@@ -349,7 +348,7 @@ class OrderGateway:
         self._acknowledge(parts.group_id, ref, order)
         # recorded after the trade is passed on: the group's own write books the fill durably
         await self._orders.record(order.client_order_id, state=row[0], exchange_order_id=row[1],
-                           filled_qty=order.filled_quantity, avg_price=order.average_price)
+                                  filled_qty=order.filled_quantity, avg_price=order.average_price)
 
     def _acknowledge(self, group_id: int, ref: OrderRef, state: OrderState) -> None:
         if state.client_order_id in self._acked:
