@@ -30,19 +30,19 @@ import msgspec
 import trio
 from argon2 import PasswordHasher
 
-from actors import log_query
-from actors import operator_controls as controls
-from actors import risk_audit  # R5
-from actors.config_service import ConfigRefused, ConfigService, problem_dicts
-from actors.config_store import ConfigStore
-from actors.hub import HubClosed, Subscriber, UiHub
-from actors.inbox import Inbox
-from actors.operator_controls import ActionRefused
-from actors.risk_actor import RiskRefused  # R5
-from actors.secrets import SecretStore
-from actors.store import StorageError, Store, WriterClosed
-from actors.users import LastAdmin, LoginRefused, Session, UnknownUser, UserError, UserExists, Users
-from actors.views import ReadModels
+from actors.read import log_query
+from actors.settings import controls
+from actors.risk import audit as risk_audit  # R5
+from actors.settings.config_service import ConfigRefused, ConfigService, problem_dicts
+from actors.settings.config_store import ConfigStore
+from actors.read.hub import HubClosed, Subscriber, UiHub
+from actors.pool.inbox import Inbox
+from actors.settings.controls import ActionRefused
+from actors.risk.actor import RiskRefused  # R5
+from actors.settings.secrets import SecretStore
+from actors.store.writer import StorageError, Store, WriterClosed
+from actors.settings.users import LastAdmin, LoginRefused, Session, UnknownUser, UserError, UserExists, Users
+from actors.read.models import ReadModels
 from engine.config import Config
 from engine.errors import InvalidInput
 from engine.markets import load_exchange_info, rules_from_binance_exchange_info
@@ -254,8 +254,8 @@ class EngineHandle:
         return log_query.export_events(self.store, fmt, **filters)
 
     # === Read side, live push and operator controls (R3) =====================================
-    # Reads: actors/views.py (projection tables + the running core's prices and probes); live
-    # push: actors/hub.py; paper/precision/reconnect: actors/operator_controls.py. The core is
+    # Reads: actors/read/models.py (projection tables + the running core's prices and probes); live
+    # push: actors/read/hub.py; paper/precision/reconnect: actors/settings/controls.py. The core is
     # ``self.core`` once the runtime set it. ``accepting`` is a property so that the root's
     # "stop intake" (its first shutdown step) also ends the live-push connections, which
     # hypercorn would otherwise wait for.
@@ -343,7 +343,7 @@ class EngineHandle:
     def reconnect(self, *, user: str | None) -> dict[str, Any]:
         return controls.reconnect(self._core(), user)
 
-    # === Engine operations (R2: actors/engine_core.py → the supervisor) ======================
+    # === Engine operations (R2: actors/runtime/core.py → the supervisor) ======================
     # Each is answered by the supervisor's loop; a refusal raises ``ActionRefused`` with code
     # ``not_running`` (no core yet), ``not_found`` (404) or ``conflict`` (409, e.g. pool full).
     async def _engine_op(self, op: str, *args: Any, **kwargs: Any) -> dict[str, Any]:
@@ -368,7 +368,7 @@ class EngineHandle:
     async def resume(self, *, user: str | None) -> dict[str, Any]:
         return await self._engine_op("resume", user=user)
 
-    # === Risk Engine (R5: actors/risk_actor.py, SPEC 7.7 / 11.5 C) ============================
+    # === Risk Engine (R5: actors/risk/actor.py, SPEC 7.7 / 11.5 C) ============================
     # ``RiskRefused`` (404 unknown group, 409 closed group / paused engine) → ``ActionRefused``.
     def _risk(self) -> Any:
         return controls.running(self._core()).risk

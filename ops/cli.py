@@ -14,7 +14,7 @@ import sys
 import tomllib
 from pathlib import Path
 
-from actors.config_store import ConfigStore, resolve_config_path
+from actors.settings.config_store import ConfigStore, resolve_config_path
 
 EXIT_OK, EXIT_ERROR = 0, 1
 DIST_NAME = "execution-engine"
@@ -34,7 +34,7 @@ def _config_path(args: argparse.Namespace) -> Path:
 
 
 def cmd_run(args: argparse.Namespace) -> int:
-    from actors.root import run_engine_supervised
+    from actors.runtime.root import run_engine_supervised
 
     return run_engine_supervised(_config_path(args))
 
@@ -45,8 +45,8 @@ def cmd_version(args: argparse.Namespace) -> int:
 
 
 def cmd_backup(args: argparse.Namespace) -> int:
-    from actors.backup import BackupError, write_backup
-    from actors.root import load_config
+    from actors.store.backup import BackupError, write_backup
+    from actors.runtime.root import load_config
 
     config_store = ConfigStore(_config_path(args))
     cfg = load_config(config_store)
@@ -63,7 +63,7 @@ def cmd_backup(args: argparse.Namespace) -> int:
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
-    from actors.backup import BackupError, restore_backup
+    from actors.store.backup import BackupError, restore_backup
 
     config_path = _config_path(args).absolute()
     try:
@@ -108,7 +108,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def _paper_reset_refusal(store) -> str | None:
     """The API's rule (SPEC 12.6): no paper reset while a group is open or a signal queued."""
-    from actors.operator_controls import reset_blockers
+    from actors.settings.controls import reset_blockers
 
     blockers = reset_blockers(store)
     if not any(blockers.values()):

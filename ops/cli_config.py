@@ -9,8 +9,8 @@ import argparse
 import getpass
 import sys
 
-from actors.config_store import ConfigStore, ConfigUnreadable, resolve_config_path
-from actors.secrets import ENV_VARS, SecretsError, SecretStore, canonical_name
+from actors.settings.config_store import ConfigStore, ConfigUnreadable, resolve_config_path
+from actors.settings.secrets import ENV_VARS, SecretsError, SecretStore, canonical_name
 from engine.config import (
     DEFAULT_TOML,
     SECRET_KEYS,

@@ -12,10 +12,10 @@ import sys
 from collections.abc import Callable
 from functools import partial
 
-from actors.config_store import ConfigStore, resolve_config_path
-from actors.datadir_lock import DataDirLock
+from actors.settings.config_store import ConfigStore, resolve_config_path
+from actors.runtime.datadir_lock import DataDirLock
 from actors.exchange.paper_store import reset_rows
-from actors.store import Store, StorageError, wall_clock_ms
+from actors.store.writer import Store, StorageError, wall_clock_ms
 
 EXIT_OK, EXIT_ERROR = 0, 1
 RefuseCheck = Callable[[Store], str | None]
@@ -38,7 +38,7 @@ def _fail(message: str) -> int:
 
 
 def cmd_paper_reset(args: argparse.Namespace, *, refuse: RefuseCheck | None = None) -> int:
-    from actors.root import load_config
+    from actors.runtime.root import load_config
 
     config_store = ConfigStore(resolve_config_path(getattr(args, "config", None)))
     cfg = load_config(config_store)

@@ -12,9 +12,9 @@ import argparse
 import getpass
 import sys
 
-from actors.config_store import ConfigStore, ConfigUnreadable, resolve_config_path
-from actors.store import StorageError, Store, wall_clock_ms
-from actors.users import UserError, Users
+from actors.settings.config_store import ConfigStore, ConfigUnreadable, resolve_config_path
+from actors.store.writer import StorageError, Store, wall_clock_ms
+from actors.settings.users import UserError, Users
 from engine.config import ConfigInvalid
 
 EXIT_OK, EXIT_ERROR = 0, 1

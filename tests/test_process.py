@@ -13,7 +13,7 @@ from pathlib import Path
 
 import pytest
 
-from actors.datadir_lock import DataDirLock
+from actors.runtime.datadir_lock import DataDirLock
 from engine.config import DEFAULT_TOML
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -206,7 +206,7 @@ def test_unexpected_error_exits_1_with_stack_trace(tmp_path: Path):
 @pytest.mark.parametrize("invocation_id, restarts", [(None, True), ("abc123", False)])
 def test_crash_restarts_after_5_s_only_without_a_service_manager(tmp_path: Path,
                                                                  invocation_id, restarts):
-    from actors.root import run_engine_supervised
+    from actors.runtime.root import run_engine_supervised
 
     class Stop(Exception):
         pass

@@ -20,9 +20,9 @@ from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
-from actors.clock import EngineClock
+from actors.runtime.clock import EngineClock
 from actors.exchange.port import ExchangePort
-from actors.store import Store
+from actors.store.writer import Store
 from engine.config import Config
 from engine.errors import InvalidInput
 from engine.masking import Masker

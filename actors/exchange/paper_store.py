@@ -28,7 +28,7 @@ _DECIMALS = {"price", "quantity", "filled_quantity", "cumulative_quote", "locked
 
 
 class PaperDb(Protocol):
-    """What the paper exchange needs of the database (``actors.store.Store`` has it)."""
+    """What the paper exchange needs of the database (``actors.store.writer.Store`` has it)."""
 
     def write_now(self, fn: Callable[[sqlite3.Connection], T]) -> T: ...
 

@@ -1,7 +1,7 @@
 """Semantic validation of a decoded Config: ranges, enums, ladders and cross-field rules (10.2, 3.4).
 
 Checks that need the file system or the time-zone database (readable files, writable data
-directory, IANA names) live in ``actors/config_store.py``; this module is pure.
+directory, IANA names) live in ``actors/settings/config_store.py``; this module is pure.
 """
 
 import ipaddress

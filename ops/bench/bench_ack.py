@@ -282,7 +282,7 @@ def measure_floor(*, base_seconds: float = BASE_SECONDS, step_seconds: float = S
 def measure_commit(count: int = 1000, gap_s: float = 0.005) -> dict[str, float]:
     """The engine's durable write on this disk: ``Store.write`` of one journal row, one at a
     time, ``gap_s`` apart (as webhooks at 200 req/s), through its writer task and thread."""
-    from actors.store import Store
+    from actors.store.writer import Store
 
     async def probe(store: Store) -> list[float]:
         def append(conn: sqlite3.Connection) -> None:

@@ -121,11 +121,11 @@ def _ms(samples: list[float]) -> tuple[float, float]:
 
 
 async def _bench(db: Path) -> dict[str, float]:
-    from actors.clock import EngineClock
-    from actors.engine_core import run_core
+    from actors.runtime.clock import EngineClock
+    from actors.runtime.core import run_core
     from actors.exchange.paper import PaperExchange
-    from actors.inbox import Inbox
-    from actors.store import Store
+    from actors.pool.inbox import Inbox
+    from actors.store.writer import Store
 
     cfg = _config()
     store = Store.open(db)

@@ -16,11 +16,11 @@ from pathlib import Path
 import msgspec
 import trio
 
-from actors.clock import EngineClock
-from actors.engine_core import EngineCore, run_core
+from actors.runtime.clock import EngineClock
+from actors.runtime.core import EngineCore, run_core
 from actors.exchange.paper import PaperExchange
-from actors.inbox import Inbox
-from actors.store import Store
+from actors.pool.inbox import Inbox
+from actors.store.writer import Store
 from engine.config import Config, PaperConfig, default_config
 from engine.messages import SignalAccepted
 from engine.signals import Signal

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from decimal import Decimal as D
 
-from actors.group_projection import decode_state
+from actors.group.projection import decode_state
 from engine.config import GridOverride
 from engine.types import Level
 from tests.actors.engine_kit import START_MS, config, paper_config, signal
@@ -63,7 +63,7 @@ def group_row(kit, group_id: int) -> dict:
 
 
 def actions(kit) -> list[dict]:
-    from actors.risk_audit import recent_actions
+    from actors.risk.audit import recent_actions
     return list(reversed(recent_actions(kit.store, limit=1000)))
 
 

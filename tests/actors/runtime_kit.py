@@ -10,13 +10,13 @@ from pathlib import Path
 import msgspec
 import trio
 
-from actors.clock import EngineClock
+from actors.runtime.clock import EngineClock
 from actors.exchange.factory import build_port
 from actors.exchange.paper import PaperExchange
 from actors.exchange.port import OrderRequest
-from actors.group_projection import insert_group
-from actors.secrets import SecretStore
-from actors.store import Store
+from actors.group.projection import insert_group
+from actors.settings.secrets import SecretStore
+from actors.store.writer import Store
 from engine.config import PaperConfig, default_config
 from engine.group.state import OrderRef
 from engine.orders import encode_cid

@@ -4,7 +4,7 @@ import time
 
 import trio
 
-from actors.clock import EngineClock
+from actors.runtime.clock import EngineClock
 
 
 def test_wall_clock_reads_the_real_time():

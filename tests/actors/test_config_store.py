@@ -1,4 +1,4 @@
-"""actors.config_store / config_edit: real files in tmp_path, comment-preserving atomic edits."""
+"""actors.settings.config_store / config_edit: real files in tmp_path, comment-preserving atomic edits."""
 
 import json
 import os
@@ -8,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from actors.config_edit import canonical_section_names, set_values
-from actors.config_store import ConfigStore, ConfigUnreadable, resolve_config_path
+from actors.settings.config_edit import canonical_section_names, set_values
+from actors.settings.config_store import ConfigStore, ConfigUnreadable, resolve_config_path
 from engine.config import DEFAULT_TOML, Config, ConfigInvalid, NotToml, parse_config
 from engine.types import Level
 

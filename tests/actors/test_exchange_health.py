@@ -4,12 +4,12 @@ the Binance emulator's 5xx / 429 / 418 through the ccxt adapter; the port factor
 import msgspec
 import pytest
 
-from actors.clock import EngineClock
+from actors.runtime.clock import EngineClock
 from actors.exchange.factory import PortSetupError, build_port
 from actors.exchange.paper import PaperExchange
 from actors.exchange.port import InvalidOrder, RateLimited, Unavailable
-from actors.exchange_health import ExchangeHealth, MonitoredPort
-from actors.secrets import SecretStore
+from actors.market.health import ExchangeHealth, MonitoredPort
+from actors.settings.secrets import SecretStore
 from engine.config import default_config
 from tests.actors.runtime_kit import D, binance_port, direct_order, open_store, paper
 from tests.emulator.server import EmulatorThread

@@ -6,9 +6,9 @@ import pytest
 import trio
 import trio.testing
 
-from actors.clock import EngineClock
+from actors.runtime.clock import EngineClock
 from actors.exchange.port import OrderUpdate, OutcomeUnknown, Unavailable
-from actors.gateway import OrderGateway
+from actors.orders.gateway import OrderGateway
 from engine.group.messages import (
     CancelOrder, OrderAccepted, OrderEnded, OrderRejected, PlaceOrder, TradeFilled,
 )

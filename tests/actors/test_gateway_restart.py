@@ -8,11 +8,11 @@ import msgspec
 import pytest
 import trio.testing
 
-from actors.clock import EngineClock
+from actors.runtime.clock import EngineClock
 from actors.exchange.port import OrderUpdate
-from actors.gateway import OrderGateway
-from actors.group_projection import decode_state, encode_state
-from actors.store import Store
+from actors.orders.gateway import OrderGateway
+from actors.group.projection import decode_state, encode_state
+from actors.store.writer import Store
 from engine.group.state import OrderRef
 from tests.actors.runtime_kit import (
     START_MS, D, direct_order, open_store, order_row, outcomes, paper,

@@ -5,8 +5,8 @@ reuses the same client id and that nothing is ever placed twice. Real threads: n
 import pytest
 import trio
 
-from actors.clock import EngineClock
-from actors.gateway import OrderGateway
+from actors.runtime.clock import EngineClock
+from actors.orders.gateway import OrderGateway
 from engine.group.messages import OrderAccepted, OrderRejected, PlaceOrder
 from engine.group.state import OrderRef
 from tests.actors.runtime_kit import (

@@ -9,7 +9,7 @@ from decimal import Decimal as D
 import pytest
 import trio
 
-from actors.group_projection import decode_state
+from actors.group.projection import decode_state
 from engine.messages import SignalAccepted
 from tests.actors.engine_kit import paper_config, running, signal
 

@@ -1,4 +1,4 @@
-"""The UI hub (actors/hub.py) in virtual time: snapshots, coalescing, newest wins, slow
+"""The UI hub (actors/read/hub.py) in virtual time: snapshots, coalescing, newest wins, slow
 subscribers, failing builders, shutdown."""
 
 import json
@@ -7,7 +7,7 @@ import pytest
 import trio
 import trio.testing
 
-from actors.hub import TOPICS, HubClosed, UiHub
+from actors.read.hub import TOPICS, HubClosed, UiHub
 
 
 class Topics:

@@ -10,9 +10,9 @@ from pathlib import Path
 import pytest
 import trio
 
-from actors.log_query import export_day_csv, export_events, query_events
-from actors.logbook import FIELDS, Logbook, iso_ms
-from actors.store import Store
+from actors.read.log_query import export_day_csv, export_events, query_events
+from actors.runtime.logbook import FIELDS, Logbook, iso_ms
+from actors.store.writer import Store
 from engine.config import default_config
 from engine.masking import Masker
 

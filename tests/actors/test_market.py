@@ -4,9 +4,9 @@ fetched from the real paper exchange when the known ones are too old."""
 import pytest
 import trio
 
-from actors.clock import EngineClock
+from actors.runtime.clock import EngineClock
 from actors.exchange.port import PriceUpdate
-from actors.market import MarketData
+from actors.market.prices import MarketData
 from engine.group.messages import PriceChanged
 from tests.actors.runtime_kit import START_MS, D, open_store, paper
 

@@ -1,4 +1,4 @@
-"""A signal's outcome commits with the change it causes (actors/signal_router.py): with the
+"""A signal's outcome commits with the change it causes (actors/pool/router.py): with the
 group's step (``told``) — a crash can never leave a promoted queue entry queued while its
 pyramid was recorded (promoted again → a second pyramid), nor a signal marked processed whose
 pyramid was not — and with the queue change (``marking``) — never an inbox row "queued" that
@@ -8,7 +8,7 @@ import sqlite3
 
 import pytest
 
-from actors.store import StorageError, Store
+from actors.store.writer import StorageError, Store
 from tests.actors.engine_kit import HOUR_MS, START_MS, running, signal
 
 

@@ -13,7 +13,7 @@ from actors.exchange.port import (
     InvalidOrder, OrderNotFound, OrderRequest, OrderUpdate, PriceUpdate, Unavailable,
     UnknownSymbol,
 )
-from actors.store import Store
+from actors.store.writer import Store
 from engine.config import PaperConfig
 from ops import cli_paper
 
@@ -126,7 +126,7 @@ def _parser(**kw):
 
 
 async def test_cli_reset_refused_while_the_engine_holds_the_data_dir(tmp_path, capsys):
-    from actors.datadir_lock import DataDirLock
+    from actors.runtime.datadir_lock import DataDirLock
 
     config = tmp_path / "engine.toml"
     config.write_text('[app]\ndata_dir = "data"\n')

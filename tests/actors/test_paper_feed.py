@@ -19,7 +19,7 @@ from actors.exchange.paper_feed import (
     schedule,
 )
 from actors.exchange.port import OrderRequest, UnknownSymbol
-from actors.store import Store
+from actors.store.writer import Store
 from engine.config import PaperConfig
 
 CANDLES = Path(__file__).resolve().parents[1] / "data" / "candles"

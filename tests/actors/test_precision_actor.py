@@ -9,9 +9,9 @@ import pytest
 import trio
 import trio.testing
 
-from actors.clock import EngineClock
-from actors.precision_actor import MIN_GAP_S, PrecisionActor, PrecisionRefreshed
-from actors.store import Store
+from actors.runtime.clock import EngineClock
+from actors.market.precision import MIN_GAP_S, PrecisionActor, PrecisionRefreshed
+from actors.store.writer import Store
 from engine.config import PrecisionConfig, default_config
 from engine.config.model import PrecisionOverride
 from engine.precision import MetadataMissing, ResolvedRules

@@ -6,8 +6,8 @@ from decimal import Decimal as D
 import pytest
 import trio
 
-from actors.queue_actor import QueueActor, decode_payload, encode_payload
-from actors.store import Store
+from actors.pool.queue_actor import QueueActor, decode_payload, encode_payload
+from actors.store.writer import Store
 from engine.queue import PoolView, QueuedSignal
 from tests.actors.engine_kit import HOUR_MS, START_MS, signal
 

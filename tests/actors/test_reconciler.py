@@ -18,12 +18,12 @@ from pathlib import Path
 import msgspec
 import trio
 
-from actors.clock import EngineClock
-from actors.engine_core import run_core
+from actors.runtime.clock import EngineClock
+from actors.runtime.core import run_core
 from actors.exchange.paper import PaperExchange
 from actors.exchange.port import OrderRequest, Unavailable
-from actors.group_projection import decode_state
-from actors.store import Store
+from actors.group.projection import decode_state
+from actors.store.writer import Store
 from engine.orders import encode_cid
 from tests.actors.engine_kit import HOUR_MS, START_MS, SYMBOL, Kit, config, paper_config, signal
 from tests.actors.runtime_kit import Wrapped

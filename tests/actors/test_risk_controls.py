@@ -7,7 +7,7 @@ from decimal import Decimal as D
 import pytest
 import trio
 
-from actors.risk_actor import RiskRefused
+from actors.risk.actor import RiskRefused
 from tests.actors.engine_kit import paper_config, running
 from tests.actors.risk_kit import (
     L_SYM, W1_SYM, W2_SYM, actions, d4_groups, group_row, open_group, risk_config, state,

@@ -7,8 +7,8 @@ from decimal import Decimal as D
 import msgspec
 import trio
 
-from actors.market import FRESH_PRICE_MS
-from actors.risk_views import ViewCache
+from actors.market.prices import FRESH_PRICE_MS
+from actors.risk.views import ViewCache
 from engine.group import unrealized
 from engine.risk import evaluate_cycle, panel_rows
 from tests.actors.engine_kit import START_MS, running, signal

@@ -1,4 +1,4 @@
-"""actors.secrets: real files in tmp_path, real Fernet encryption, env precedence (SPEC 12.2)."""
+"""actors.settings.secrets: real files in tmp_path, real Fernet encryption, env precedence (SPEC 12.2)."""
 
 import shutil
 import socket
@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from actors.secrets import SecretsError, SecretStore, canonical_name, read_machine_id
+from actors.settings.secrets import SecretsError, SecretStore, canonical_name, read_machine_id
 from engine.config import SecurityConfig
 from engine.masking import Masker
 

@@ -6,8 +6,8 @@ from pathlib import Path
 import pytest
 import trio
 
-from actors import schema
-from actors.store import Store, StorageError, WriterClosed, backup_database
+from actors.store import schema
+from actors.store.writer import Store, StorageError, WriterClosed, backup_database
 
 
 @pytest.fixture

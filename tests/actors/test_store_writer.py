@@ -1,13 +1,13 @@
-"""The group-commit writer's threaded COMMIT and background checkpoints (actors/store.py,
-actors/checkpointer.py), on real SQLite files."""
+"""The group-commit writer's threaded COMMIT and background checkpoints (actors/store/writer.py,
+actors/store/checkpointer.py), on real SQLite files."""
 
 from pathlib import Path
 
 import pytest
 import trio
 
-from actors.checkpointer import CHECKPOINT_EVERY
-from actors.store import Store
+from actors.store.checkpointer import CHECKPOINT_EVERY
+from actors.store.writer import Store
 
 
 @pytest.fixture

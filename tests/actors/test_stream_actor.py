@@ -6,11 +6,11 @@ import pytest
 import trio
 import trio.testing
 
-from actors.clock import EngineClock
-from actors.exchange_health import ExchangeHealth
-from actors.gateway import OrderGateway
-from actors.market import MarketData
-from actors.stream_actor import StreamActor
+from actors.runtime.clock import EngineClock
+from actors.market.health import ExchangeHealth
+from actors.orders.gateway import OrderGateway
+from actors.market.prices import MarketData
+from actors.market.streams import StreamActor
 from engine.group.messages import OrderEnded, PlaceOrder, PriceChanged, TradeFilled
 from engine.group.state import OrderRef
 from tests.actors.runtime_kit import (

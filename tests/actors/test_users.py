@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 from argon2 import PasswordHasher
 
-from actors.inbox import set_state
-from actors.store import Store
-from actors.users import (
+from actors.pool.inbox import set_state
+from actors.store.writer import Store
+from actors.settings.users import (
     LOCK_MS,
     LOCK_WINDOW_MS,
     LastAdmin,
@@ -109,8 +109,8 @@ def test_cli_add_passwd_delete(tmp_path: Path, monkeypatch, capsys):
 
 def test_first_start_without_env_writes_a_one_time_admin_password(tmp_path):
     """A fresh `make run` can be logged into: the password goes to a 0600 file, not the log."""
-    from actors.store import Store
-    from actors.users import INITIAL_PASSWORD_FILE, ensure_admin_from_env
+    from actors.store.writer import Store
+    from actors.settings.users import INITIAL_PASSWORD_FILE, ensure_admin_from_env
 
     store = Store.open(tmp_path / "engine.db")
     assert ensure_admin_from_env(store, env={}, data_dir=tmp_path) is True

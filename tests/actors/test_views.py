@@ -6,9 +6,9 @@ import msgspec
 import pytest
 import trio
 
-from actors.queue_actor import QueueActor, encode_payload
-from actors.store import Store
-from actors.views import ReadModels
+from actors.pool.queue_actor import QueueActor, encode_payload
+from actors.store.writer import Store
+from actors.read.models import ReadModels
 from engine.config import default_config
 from engine.errors import InvalidInput
 from engine.queue import QueuedSignal

@@ -1,7 +1,7 @@
 """Groups and queue entries recorded in a real Store exactly as the engine records them.
 
 A ``RecordedGroup`` runs the real group reducer (``engine.group.decide``) and writes every step
-with the group actor's own projection writer (``actors.group_projection.record_step``), so the
+with the group actor's own projection writer (``actors.group.projection.record_step``), so the
 read models are tested on the rows the running engine produces. ``queue_signal`` goes through
 the real ``QueueActor``.
 """
@@ -12,8 +12,8 @@ from decimal import Decimal as D
 
 import msgspec
 
-from actors import group_projection as projection
-from actors.store import Store
+from actors.group import projection
+from actors.store.writer import Store
 from engine.group import GridSnapshot, GroupContext, decide, open_group
 from engine.group.messages import (
     OrderAccepted, OrderEnded, PlannedLeg, PriceChanged, PyramidPlan, TradeFilled,

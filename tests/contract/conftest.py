@@ -23,7 +23,7 @@ import pytest
 
 from actors.exchange.paper import PaperExchange
 from actors.exchange.port import ExchangePort
-from actors.store import Store
+from actors.store.writer import Store
 from engine.config import PaperConfig
 
 # Every implementation starts from this account and these rules.

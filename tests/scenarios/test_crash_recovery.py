@@ -29,7 +29,7 @@ from pathlib import Path
 import httpx
 import pytest
 
-from actors.group_projection import decode_state
+from actors.group.projection import decode_state
 from engine.config import DEFAULT_TOML
 from engine.orders import decode_cid
 from tests.emulator.server import API_KEY, API_SECRET, EmulatorThread

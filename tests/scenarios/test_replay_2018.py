@@ -38,14 +38,14 @@ import pytest
 import trio
 import trio.testing
 
-from actors.clock import EngineClock
-from actors.engine_core import run_core
+from actors.runtime.clock import EngineClock
+from actors.runtime.core import run_core
 from actors.exchange.paper import PaperExchange
 from actors.exchange.paper_feed import load_candles, schedule
 from actors.exchange.port import InvalidOrder
-from actors.group_projection import decode_state
-from actors.inbox import Inbox
-from actors.store import Store
+from actors.group.projection import decode_state
+from actors.pool.inbox import Inbox
+from actors.store.writer import Store
 from engine.messages import SignalAccepted
 from engine.orders import decode_cid, encode_cid
 from engine.precision import check_order

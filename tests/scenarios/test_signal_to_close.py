@@ -75,13 +75,13 @@ async def test_a_fill_while_the_engine_was_down_is_booked_at_start(tmp_path, aut
 async def test_the_handle_drives_the_core_pending_signals_first(tmp_path, autojump_clock):
     import trio
 
-    from actors.clock import EngineClock
-    from actors.config_store import ConfigStore
-    from actors.engine_core import run_core
+    from actors.runtime.clock import EngineClock
+    from actors.settings.config_store import ConfigStore
+    from actors.runtime.core import run_core
     from actors.exchange.paper import PaperExchange
     from actors.handle import ActionRefused, EngineHandle
-    from actors.secrets import SecretStore
-    from actors.store import Store
+    from actors.settings.secrets import SecretStore
+    from actors.store.writer import Store
     from engine.config import DEFAULT_TOML
     from engine.masking import Masker
     from tests.actors.engine_kit import paper_config

@@ -21,12 +21,12 @@ import pytest
 import trio
 from argon2 import PasswordHasher
 
-from actors.config_edit import set_values
-from actors.config_store import ConfigStore
+from actors.settings.config_edit import set_values
+from actors.settings.config_store import ConfigStore
 from actors.handle import EngineHandle
-from actors.logbook import Logbook
-from actors.secrets import SecretStore
-from actors.store import Store
+from actors.runtime.logbook import Logbook
+from actors.settings.secrets import SecretStore
+from actors.store.writer import Store
 from engine.config import DEFAULT_TOML
 from engine.masking import Masker
 from web.app import create_app

@@ -17,7 +17,7 @@ import trio
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
-from actors.engine_core import run_core
+from actors.runtime.core import run_core
 from tests.web.conftest import Engine, payload, running_engine
 from web.auth import COOKIE as COOKIE_NAME
 

@@ -5,7 +5,7 @@ import json
 
 import trio
 
-from actors.inbox import set_state
+from actors.pool.inbox import set_state
 from engine.messages import ConfigChanged
 from tests.web.conftest import PAYLOAD, Engine
 

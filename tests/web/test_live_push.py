@@ -7,7 +7,7 @@ import pytest
 import trio
 from websockets.exceptions import InvalidStatus
 
-from actors.hub import TOPICS
+from actors.read.hub import TOPICS
 from tests.actors.views_kit import RecordedGroup, cache_rules, ladder, rules
 from tests.web.conftest import OPERATOR, running_engine
 from tests.web.runtime_kit import LiveClient

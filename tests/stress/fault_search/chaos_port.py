@@ -23,7 +23,7 @@ from actors.exchange.port import (
     DuplicateOrder, ExchangeError, InsufficientFunds, InvalidOrder, OrderUpdate, OutcomeUnknown,
     RateLimited, Unavailable,
 )
-from actors.store import Store
+from actors.store.writer import Store
 
 REST_FAULTS = ("unavailable", "timeout_before", "timeout_after", "rate_limit", "ban",
                "reject_funds", "reject_filter")

@@ -15,7 +15,7 @@ from pathlib import Path
 import trio
 
 from actors.exchange.paper import PaperExchange, load_markets_file
-from actors.store import Store
+from actors.store.writer import Store
 from engine.config import PaperConfig
 from tests.stress.fault_search.chaos_port import Fault, FaultyPort, LifePort
 from tests.stress.fault_search.generator import SYMBOLS, FaultStep

@@ -26,8 +26,8 @@ from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 
-from actors.group_projection import decode_state
-from actors.queue_actor import decode_payload
+from actors.group.projection import decode_state
+from actors.pool.queue_actor import decode_payload
 from engine.group.rules import tp_order_valid
 from engine.group.state import GroupState
 from engine.orders import decode_cid

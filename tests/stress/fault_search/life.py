@@ -16,10 +16,10 @@ from pathlib import Path
 
 import trio
 
-from actors.config_store import ConfigStore
-from actors.engine_core import run_core
+from actors.settings.config_store import ConfigStore
+from actors.runtime.core import run_core
 from actors.handle import EngineHandle
-from actors.secrets import SecretStore
+from actors.settings.secrets import SecretStore
 from engine.masking import Masker
 from tests.stress.fault_search.chaos_port import Killed, KillableStore, LifePort
 

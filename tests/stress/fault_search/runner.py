@@ -21,9 +21,9 @@ from pathlib import Path
 import trio
 import trio.testing
 
-from actors.clock import EngineClock
-from actors.config_service import ConfigRefused
-from actors.config_store import ConfigStore
+from actors.runtime.clock import EngineClock
+from actors.settings.config_service import ConfigRefused
+from actors.settings.config_store import ConfigStore
 from actors.handle import ActionRefused, IntakeUnavailable
 from engine.config import DEFAULT_TOML
 from tests.actors.engine_kit import signal as make_signal

@@ -1,0 +1,394 @@
+"""Signal routing of the supervisor (SPEC 2.6, 2.7, 3.9, 6.2, 8.1): what one accepted signal does.
+
+Owns: nothing — these functions run inside the supervisor's loop on its registry, one message
+at a time (the supervisor is the only caller), so a check-and-reserve of a slot cannot race.
+Receives: ``route_signal(sup, inbox_id, signal)`` for every accepted webhook (and, through
+``execute_entry``, every promoted queue entry).
+Sends: a new group's row + pyramid 0 (one write: the group id, the ``pending`` orders, the inbox
+outcome), ``AddPyramid`` / ``CloseGroup`` / ``Reduce`` to group actors (awaited until the group
+recorded them; a pyramid's or a reduce's outcome and promoted queue entry are written in the
+group's own transaction), queue changes, and the inbox row's final state + outcome text for
+every signal — nothing is dropped silently.
+Fails how: impossible input from the pure core (``InvalidInput``) and storage failures propagate
+to the supervisor (the engine stops); a refused ladder, a missing size or precision metadata are
+outcomes, never exceptions.
+"""
+
+from __future__ import annotations
+
+import logging
+import sqlite3
+from typing import TYPE_CHECKING
+
+import msgspec
+
+from actors.group import projection
+from actors.pool.queue_actor import Staged, encode_payload
+from actors.pool.outcomes import (
+    Mark, entry_mark, log_marks, mark, marking, outcome, told,
+)
+from engine.group import GridSnapshot, GroupContext, open_group
+from engine.group.messages import (
+    AddPyramid, CloseGroup, PlannedLeg, PyramidPlan, Reduce,
+)
+from engine.grid_settings import GridSettings, ladder_for_pyramid
+from engine.ladder import (
+    NO_SIZE, PlanRejected, expected_profit, plan_pyramid, pyramid_notional, reference_price,
+)
+from engine.ladder import PyramidPlan as LadderPlan
+from engine.pool import fits, slots_needed
+from engine.precision import MetadataMissing, ResolvedRules
+from engine.queue import QueuedSignal, QueueReason
+from engine.signals import Signal, is_stale_or_same_candle
+from engine.types import MarketRules
+
+if TYPE_CHECKING:
+    from actors.pool.supervisor import Slot, Supervisor
+
+log = logging.getLogger("engine.webhook")
+_json = msgspec.json.Encoder(enc_hook=str)
+
+
+def key_of(sup: Supervisor, sig: Signal) -> tuple[str, str, int]:
+    return (sup.exchange, sig.symbol, sig.timeframe)
+
+
+def spot(sup: Supervisor) -> bool:
+    return sup.config.exchange.market_type == "spot"
+
+
+# -- entry point -------------------------------------------------------------------------------
+async def route_signal(sup: Supervisor, inbox_id: int | None, sig: Signal) -> None:
+    if not sup.trading:
+        raise RuntimeError("signals are processed only after start-up reconciliation")
+    match sig.intent:
+        case "signal":
+            if sig.side == "short" and spot(sup):
+                await outcome(sup, inbox_id, "processed", "ignored: short signals need a "
+                              "futures market type", logging.WARNING, sig)
+                return
+            await execute_entry(sup, sig, inbox_id)
+        case "exit":
+            await _exit(sup, sig, inbox_id, reason="exit_signal")
+        case "reduce":
+            await _reduce(sup, sig, inbox_id)
+        case "reverse":
+            await _reverse(sup, sig, inbox_id)
+        case _:
+            raise ValueError(f"unknown intent {sig.intent!r}")
+
+
+# -- entries (signal, the entry half of reverse, promoted queue entries) ----------------------
+async def execute_entry(sup: Supervisor, sig: Signal, inbox_id: int | None, *,
+                        promoted: bool = False, forced: bool = False,
+                        taken: Staged | None = None) -> int | None:
+    """Open a group, add a pyramid, or queue. Returns the queue entry id when queued.
+
+    ``taken``: the staged removal of the queue entry being promoted; every way out writes it
+    together with the signal's outcome (one transaction), so a crash keeps the entry queued."""
+    key = key_of(sup, sig)
+    if key in sup.failed_keys:
+        await outcome(sup, inbox_id, "rejected", f"refused: the group of {sig.symbol} "
+                      f"{sig.timeframe} failed; new entries wait for the next start",
+                      logging.ERROR, sig, taken=taken)
+        return None
+    slot = sup.live(key)
+    grid = slot.grid if slot is not None else sup.grid_for(key)
+    if slot is not None and slot.state.side != sig.side:
+        return await enqueue(sup, sig, inbox_id, "opposite_side", grid, taken)
+    if slot is not None and slot.state.status == "closing":
+        return await enqueue(sup, sig, inbox_id, "group_closing", grid, taken)
+    if sup.paused:
+        return await enqueue(sup, sig, inbox_id, "engine_paused", grid, taken)
+    if slot is not None and not promoted and _duplicate(slot, sig):
+        await outcome(sup, inbox_id, "duplicate", "duplicate entry signal", sig=sig, taken=taken)
+        return None
+    resolved = sup.precision.resolve(sig.symbol, mode=sig.precision_mode)
+    if isinstance(resolved, MetadataMissing):
+        known = sup.precision.all_rules()
+        if known and sig.symbol not in known:
+            await outcome(sup, inbox_id, "rejected", f"rejected: unknown symbol {sig.symbol} on "
+                          f"{sup.exchange}", logging.WARNING, sig, taken=taken)
+            return None
+        return await enqueue(sup, sig, inbox_id, "precision_missing", grid, taken)
+    if resolved.warning:
+        logging.getLogger("engine.precision").warning(resolved.warning, extra={
+            "event": "precision_fallback", "symbol": sig.symbol})
+    if slot is not None and slot.state.pyramid_count >= slot.state.config.max_pyramids:
+        # still sent: a replacement may reset the risk timer
+        await told(sup, slot, AddPyramid(plan=_replacement(slot)), inbox_id, "processed",
+                   f"ignored: group {slot.group_id} is full ({slot.state.pyramid_count}/"
+                   f"{slot.state.config.max_pyramids} pyramids)", sig=sig, taken=taken)
+        return None
+    index = slot.actor.next_pyramid_index() if slot is not None else 0
+    if index > 9 and slot is not None:  # rolled-back pyramids used up the ten indexes
+        await told(sup, slot, AddPyramid(plan=_replacement(slot)), inbox_id, "processed",
+                   f"ignored: group {slot.group_id} has no pyramid index left",
+                   logging.WARNING, sig, taken)  # PyramidIgnored, logged
+        return None
+    if index >= grid.max_pyramids_per_group:  # past rolled-back indexes: still a pyramid
+        grid = msgspec.structs.replace(grid, max_pyramids_per_group=10)
+    plan = plan_entry(sup, sig, grid, resolved, index,
+                      open_orders=len(slot.state.orders) if slot is not None else 0)
+    if isinstance(plan, PlanRejected):
+        logging.getLogger("engine.precision").error(
+            f"signal rejected: {plan.reason}", extra={
+                "event": "ladder_rejected", "symbol": sig.symbol, "timeframe": sig.timeframe,
+                "data": {"problems": msgspec.to_builtins(plan.problems, enc_hook=str)}})
+        await outcome(sup, inbox_id, "rejected", f"rejected: {plan.reason}", logging.WARNING,
+                      sig, taken=taken)
+        return None
+    pool = sup.config.execution_pool
+    k = slots_needed(new_group=slot is None, entry_legs=len(ladder_for_pyramid(grid, index)),
+                     count_pyramids_toward_pool=pool.count_pyramids_toward_pool,
+                     count_dca_toward_pool=pool.count_dca_toward_pool)
+    if not forced and not fits(sup.used(), k, pool.max_open_groups):
+        return await enqueue(sup, sig, inbox_id, "pool_full", grid, taken)
+    if slot is not None:
+        await told(sup, slot, AddPyramid(plan=group_plan(plan, sig, grid)), inbox_id,
+                   "processed", f"pyramid {index} sent to group {slot.group_id}", sig=sig,
+                   taken=taken)
+        return None
+    await create_group(sup, sig, inbox_id, plan, grid, resolved.rules, taken)
+    return None
+
+
+def _duplicate(slot: Slot, sig: Signal) -> bool:
+    """SPEC 2.6: same or earlier candle than the group's latest accepted entry (one sent to
+    the actor and not decided yet included)."""
+    latest = slot.actor.latest_signal_ts()
+    return latest is not None and is_stale_or_same_candle(latest, sig.timestamp_ms,
+                                                          sig.timeframe)
+
+
+def _replacement(slot: Slot) -> PyramidPlan:
+    """A plan for a full group: the reducer ignores it (a replacement pyramid, SPEC 3.3)."""
+    last = slot.state.pyramids[-1]
+    legs = tuple(PlannedLeg(index=g.index, gap_percent=g.gap_percent,
+                            weight_percent=g.weight_percent, tp_percent=g.tp_percent,
+                            price=g.planned_price, qty=g.planned_qty)
+                 for g in slot.state.legs if g.pyramid == last.index)
+    return PyramidPlan(index=slot.actor.next_pyramid_index(), reference_price=last.reference_price,
+                       notional=last.notional, signal_ts_ms=last.signal_ts_ms, legs=legs)
+
+
+def current_price(sup: Supervisor, symbol: str):
+    latest = sup.market.price(symbol)
+    return None if latest is None else latest[0]
+
+
+def _notional(sup: Supervisor, sig: Signal, grid: GridSettings, rules: MarketRules | None):
+    ref = reference_price(sig.entry_price, sig.close_price, current_price(sup, sig.symbol))
+    notional = pyramid_notional(
+        order_size=sig.order_size, size_type=sig.position_size_type, reference=ref,
+        contract_size=rules.contract_size if rules is not None else 1,
+        capital_per_pyramid_usd=grid.capital_per_pyramid_usd)
+    return ref, notional
+
+
+def plan_entry(sup: Supervisor, sig: Signal, grid: GridSettings, resolved: ResolvedRules,
+               index: int, open_orders: int = 0) -> LadderPlan | PlanRejected:
+    ref, notional = _notional(sup, sig, grid, resolved.rules)
+    if notional is None:
+        return PlanRejected(reason=NO_SIZE)
+    return plan_pyramid(grid, pyramid=index, side=sig.side, reference=ref, notional=notional,
+                        rules=resolved.rules, current_price=current_price(sup, sig.symbol),
+                        enforce=resolved.enforce, open_orders=open_orders)
+
+
+def group_plan(plan: LadderPlan, sig: Signal, grid: GridSettings) -> PyramidPlan:
+    """The ladder planner's result in the reducer's terms (a market DCA0: leg 0 only)."""
+    market = grid.entry_order_type == "market"
+    legs = tuple(PlannedLeg(index=g.index, gap_percent=g.gap_percent,
+                            weight_percent=g.weight_percent, tp_percent=g.tp_percent,
+                            price=g.price, qty=g.qty)
+                 for g in plan.legs if not market or g.index == 0)
+    return PyramidPlan(index=plan.pyramid, reference_price=plan.reference, notional=plan.notional,
+                       signal_ts_ms=sig.timestamp_ms, legs=legs,
+                       levels=ladder_for_pyramid(grid, plan.pyramid),
+                       max_slippage_percent=sig.max_slippage_percent)
+
+
+def snapshot_of(grid: GridSettings) -> GridSnapshot:
+    return GridSnapshot(tp_mode=grid.tp_mode, tp_percent=grid.tp_percent,
+                        entry_order_type=grid.entry_order_type,
+                        max_pyramids=grid.max_pyramids_per_group,
+                        cancel_dca_beyond_percent=grid.cancel_dca_beyond_percent,
+                        dca_levels=grid.dca_levels,
+                        pyramid_specific_levels=dict(grid.pyramid_specific_levels))
+
+
+def group_context(sup: Supervisor, symbol: str, rules: MarketRules | None = None) -> GroupContext:
+    cfg = sup.config
+    if rules is None:
+        resolved = sup.precision.resolve(symbol)
+        rules = resolved.rules if isinstance(resolved, ResolvedRules) else _fallback(sup, symbol)
+    risk = cfg.risk_engine
+    return GroupContext(
+        rules=rules, price=current_price(sup, symbol),
+        market_type="spot" if cfg.exchange.market_type == "spot" else "futures",
+        evaluate_interval_ms=risk.evaluate_interval_sec * 1000,
+        engine_max_slippage_percent=risk.max_slippage_percent,
+        slippage_action=risk.slippage_action, timer_start_condition=risk.timer_start_condition,
+        reset_timer_on_replacement=risk.reset_timer_on_replacement)
+
+
+def _fallback(sup: Supervisor, symbol: str) -> MarketRules:
+    """A running group whose metadata vanished keeps trading on the configured fallback
+    rules (its ladder was validated when it was placed)."""
+    fb = sup.config.precision.fallback_rules
+    return MarketRules(symbol=symbol, ccxt_symbol=symbol, base="", quote="",
+                       tick_size=fb.tick_size, step_size=fb.step_size, min_qty=fb.min_qty,
+                       min_notional=fb.min_notional)
+
+
+async def create_group(sup: Supervisor, sig: Signal, inbox_id: int | None, plan: LadderPlan,
+                       grid: GridSettings, rules: MarketRules,
+                       taken: Staged | None = None) -> None:
+    """One transaction: the group row (its id), pyramid 0 recorded with every leg ``pending``,
+    the inbox outcome, the promoted queue entry's removal. Then the actor starts and sends
+    the ladder."""
+    now = sup.clock_ms()
+    key = key_of(sup, sig)
+    ctx = group_context(sup, sig.symbol, rules)
+    gplan = group_plan(plan, sig, grid)
+
+    def write(conn: sqlite3.Connection):
+        gid = projection.insert_group(
+            conn, exchange=key[0], symbol=key[1], timeframe=key[2], side=sig.side, now_ms=now,
+            config_snapshot=_json.encode(grid).decode(), first_signal=_json.encode(sig).decode())
+        step = open_group(group_id=gid, exchange=key[0], symbol=key[1], timeframe=key[2],
+                          side=sig.side, config=snapshot_of(grid), plan=gplan, now_ms=now, ctx=ctx)
+        projection.record_step(conn, sup.store, instance=sup.instance, before=None,
+                               after=step.state, events=step.events, trade=None, now_ms=now)
+        conn.execute("UPDATE pyramids SET signal = ?, inbox_id = ? WHERE group_id = ? AND idx = 0",
+                     (_json.encode(sig).decode(), inbox_id, gid))
+        if inbox_id is not None:
+            mark(conn, sup, inbox_id, "processed", f"group {gid} opened", now)
+        if taken is not None:
+            taken.write(conn)
+        return step
+
+    step = await sup.store.write(write)
+    if taken is not None:
+        taken.adopt()
+    gid = step.state.group_id
+    log.info(f"group {gid} opened: {sig.symbol} {sig.timeframe} {sig.side}", extra={
+        "event": "group_opened", "group_id": gid, "symbol": sig.symbol,
+        "timeframe": sig.timeframe, "data": {"inbox_id": inbox_id, "legs": len(gplan.legs),
+                                             "used": sup.used() + 1}})
+    sup.start_group(step.state, grid, initial=step)
+
+
+async def enqueue(sup: Supervisor, sig: Signal, inbox_id: int | None, reason: QueueReason,
+                  grid: GridSettings, taken: Staged | None = None) -> int | None:
+    """Queue the signal; a promoted entry that cannot run goes back as a new entry in the same
+    commit as its removal (``taken``)."""
+    key = key_of(sup, sig)
+    ref, notional = _notional(sup, sig, grid, None)
+    if notional is None:
+        await outcome(sup, inbox_id, "rejected", f"rejected: {NO_SIZE}", logging.WARNING, sig,
+                      taken=taken)
+        return None
+    levels = ladder_for_pyramid(grid, 0)
+    queued = QueuedSignal(
+        exchange=key[0], symbol=key[1], timeframe=key[2], side=sig.side,
+        intent="reverse" if sig.intent == "reverse" else "signal",
+        payload=encode_payload(sig, inbox_id, len(levels)), reference_price=ref,
+        order_size=sig.order_size, size_type=sig.position_size_type,
+        signal_timestamp_ms=sig.timestamp_ms, expected_profit=expected_profit(notional, levels),
+        entry_legs=len(levels))
+    before = {e.id: e for e in sup.queue.for_key(key)}
+    live = sup.live(key)
+
+    def marks(step) -> list[Mark]:
+        """Every signal this queue step decides: the new one and those it replaces."""
+        out: list[Mark] = []
+        for ev in step.events:
+            match type(ev).__name__:
+                case "EntryQueued":
+                    out.append((inbox_id, "queued", f"queued: {reason}", logging.INFO))
+                case "EntryReplaced":
+                    out.append(entry_mark(before.get(ev.entry.id), "replaced by a newer signal"))
+                    out.append((inbox_id, "queued", f"queued: {reason} (replaced entry "
+                                f"{ev.entry.id}, count {ev.entry.replacement_count})",
+                                logging.INFO))
+                case "EntrySuperseded":
+                    out.append(entry_mark(before.get(ev.entry_id),
+                                           "superseded by an opposite signal"))
+                case "DuplicateIgnored":
+                    out.append((inbox_id, "duplicate", "duplicate entry signal", logging.INFO))
+                case "QueueFullRejected":
+                    out.append((inbox_id, "rejected", "queue full", logging.WARNING))
+        return out
+
+    step = await sup.queue.enqueue(
+        queued, reason=reason, live_side=None if live is None else live.state.side,
+        replace=sup.config.waiting_rule.queue_replace_same_symbol,
+        limit=sup.config.execution_pool.queue_limit, after=taken,
+        also=marking(sup, marks))
+    log_marks(marks(step), sig)
+    entry_id = next((ev.entry.id for ev in step.events
+                     if type(ev).__name__ in ("EntryQueued", "EntryReplaced")), None)
+    sup.poke("queued")  # the watched symbols include queued ones
+    return entry_id
+
+
+# -- exit, reduce, reverse -------------------------------------------------------------------
+async def _exit(sup: Supervisor, sig: Signal, inbox_id: int | None, *, reason: str) -> bool:
+    """Close the key's live group and drop its queued entries; True when a group was told."""
+    key = key_of(sup, sig)
+    slot = sup.live(key)
+    if slot is not None and not slot.crashed:
+        # recorded before the outcome below: a crash in between re-runs the exit (idempotent)
+        await slot.actor.command(CloseGroup(reason=reason,
+                                            max_slippage_percent=sig.max_slippage_percent))
+    queued = {e.id: e for e in sup.queue.for_key(key)}
+
+    def marks(step) -> list[Mark]:
+        return [entry_mark(queued.get(entry_id), "queued entry dropped by exit")
+                for ev in step.events for entry_id in getattr(ev, "entry_ids", ())]
+
+    dropped = await sup.queue.drop_on_exit(key, enabled=sup.config.waiting_rule.drop_on_exit,
+                                           also=marking(sup, marks))
+    log_marks(marks(dropped), None)
+    if slot is None and not dropped.events:
+        if reason == "exit_signal":
+            await outcome(sup, inbox_id, "processed", "exit ignored: nothing live or queued",
+                          sig=sig)
+        return False
+    if reason == "exit_signal":
+        text = f"exit sent to group {slot.group_id}" if slot is not None else \
+            "queued entries dropped by exit"
+        await outcome(sup, inbox_id, "processed", text, sig=sig)
+    return slot is not None
+
+
+async def _reduce(sup: Supervisor, sig: Signal, inbox_id: int | None) -> None:
+    slot = sup.live(key_of(sup, sig))
+    if slot is None or slot.crashed:
+        await outcome(sup, inbox_id, "processed", "reduce ignored: no live group", sig=sig)
+        return
+    await told(sup, slot, Reduce(
+        order_size=sig.order_size, position_size_type=sig.position_size_type,
+        market_position_size=sig.market_position_size,
+        prev_market_position_size=sig.prev_market_position_size,
+        max_slippage_percent=sig.max_slippage_percent), inbox_id, "processed",
+        f"reduce sent to group {slot.group_id}", sig=sig)
+
+
+async def _reverse(sup: Supervisor, sig: Signal, inbox_id: int | None) -> None:
+    """Exit, then the entry takes the freed slot before anything queued (SPEC 2.7, 6.4)."""
+    slot = sup.live(key_of(sup, sig))
+    told = await _exit(sup, sig, inbox_id, reason="reverse")
+    if sig.side == "short" and spot(sup):
+        await outcome(sup, inbox_id, "processed", "exit part of reverse done; short entry "
+                      "ignored: short signals need a futures market type", logging.WARNING, sig)
+        return
+    if not told or slot is None:
+        await execute_entry(sup, sig, inbox_id)
+        return
+    reason: QueueReason = "opposite_side" if slot.state.side != sig.side else "group_closing"
+    entry_id = await enqueue(sup, sig, inbox_id, reason, sup.grid_for(slot.key))
+    if entry_id is not None:
+        sup.reserved[slot.group_id] = entry_id

@@ -1,0 +1,70 @@
+"""What every read model needs: the read context and the JSON spelling of numbers.
+
+Owns: nothing — a ``ReadContext`` is built per request (or per hub publication) by
+``actors/read/models.py`` and thrown away.
+Receives: the store, the running configuration, the latest prices and the clock reading.
+Sends: plain values to the read models (``views_groups``, ``views_queue``, ``views``).
+Fails how: a malformed stored value (decimal text, rules JSON) raises; the web layer turns it
+into a 500, which is right: projections are written by the engine, never by users.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from decimal import ROUND_HALF_UP, Decimal
+
+import msgspec
+
+from actors.store.writer import Store
+from engine.config import Config
+from engine.types import MarketRules
+
+_decode_rules = msgspec.json.Decoder(MarketRules).decode
+OPEN_STATUSES = ("live", "partially_filled", "active", "closing")
+ENDED_STATUSES = ("closed", "failed")
+
+
+def num(value: Decimal | int | str | None) -> str | None:
+    """A decimal as the API sends it (SPEC 11.1): fixed-point text, never ``1E+2``; None stays
+    None. Integral values keep their stored exponent (``"100.00"`` stays ``"100.00"``)."""
+    if value is None:
+        return None
+    if not isinstance(value, Decimal):
+        value = Decimal(value)
+    return format(value, "f")
+
+
+def whole_percent(value: Decimal) -> str:
+    """A percentage shown as a whole number, ROUND_HALF_UP (SPEC 11.5 "Progress to TP")."""
+    return num(value.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+
+
+@dataclass
+class ReadContext:
+    """One consistent view of the engine for one answer."""
+
+    store: Store
+    cfg: Config
+    prices: Mapping[str, Decimal]
+    now_ms: int
+    _rules: dict[tuple[str, str], MarketRules | None] = field(default_factory=dict)
+
+    def query(self, sql: str, params: tuple | dict = ()) -> list[dict]:
+        return self.store.query(sql, params)
+
+    def price(self, symbol: str) -> Decimal | None:
+        return self.prices.get(symbol)
+
+    def rules(self, exchange: str, symbol: str) -> MarketRules | None:
+        """The cached exchange rules of a symbol (the precision actor's ``precision_cache``)."""
+        key = (exchange, symbol)
+        if key not in self._rules:
+            rows = self.query(
+                "SELECT rules FROM precision_cache WHERE exchange = ? AND symbol = ?", key)
+            self._rules[key] = _decode_rules(rows[0]["rules"]) if rows else None
+        return self._rules[key]
+
+
+def count(store: Store, sql: str, params: tuple = ()) -> int:
+    return int(store.conn.execute(sql, params).fetchone()[0])
