@@ -49,7 +49,7 @@ def entry(symbol: str = LTC, *, timeframe: str = "60", side: str = "buy", price:
         "execution_intent.position_size_type": "quote"})
 
 
-async def eventually(check: Callable[[], Any], *, timeout: float = 5.0) -> Any:
+async def eventually(check: Callable[[], Any], *, timeout: float = 30.0) -> Any:
     """Poll ``check`` (sync or async) until it returns something truthy."""
     with trio.fail_after(timeout):
         while True:
@@ -80,11 +80,11 @@ class LiveClient:
             headers["Cookie"] = f"{COOKIE_NAME}={client.cookies.get(COOKIE_NAME)}"
         url = eng.url.replace("http://", "ws://") + "/api/ws"
         conn = await trio.to_thread.run_sync(partial(
-            connect, url, additional_headers=headers, proxy=None, open_timeout=5,
+            connect, url, additional_headers=headers, proxy=None, open_timeout=30,
             compression=None, legacy=True))
         return cls(conn)
 
-    async def receive(self, timeout: float = 5.0) -> dict:
+    async def receive(self, timeout: float = 30.0) -> dict:
         return json.loads(await trio.to_thread.run_sync(self.conn.recv, timeout))
 
     async def drain(self, quiet: float) -> list[dict]:
@@ -96,14 +96,26 @@ class LiveClient:
             except TimeoutError:
                 return out
 
-    async def until(self, predicate: Callable[[dict], bool], timeout: float = 5.0) -> dict:
+    async def until(self, predicate: Callable[[dict], bool], timeout: float = 30.0) -> dict:
         with trio.fail_after(timeout):
             while True:
                 message = await self.receive(timeout)
                 if predicate(message):
                     return message
 
-    async def closed(self, timeout: float = 5.0) -> ConnectionClosed:
+    async def newest(self, checks: dict[str, Callable[[dict], bool]],
+                     timeout: float = 30.0) -> dict[str, dict]:
+        """Read until the newest message of every topic in ``checks`` passes its check. One
+        publication carries several topics in the hub's order (``dashboard`` before
+        ``groups``), so waiting for one topic at a time would drop the other on the way."""
+        newest: dict[str, dict] = {}
+        with trio.fail_after(timeout):
+            while not all(t in newest and ok(newest[t]) for t, ok in checks.items()):
+                message = await self.receive(timeout)
+                newest[message["topic"]] = message
+        return newest
+
+    async def closed(self, timeout: float = 30.0) -> ConnectionClosed:
         """Wait for the server to close the connection; returns the closing exception."""
         with trio.fail_after(timeout):
             while True:
