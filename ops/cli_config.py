@@ -20,6 +20,7 @@ from engine.config import (
     load_toml,
     parse_config,
     secret_problems,
+    secret_value_problems,
     warnings,
 )
 from engine.config.parse import problems_of
@@ -141,7 +142,11 @@ def cmd_secrets_set(args: argparse.Namespace) -> int:
     def action() -> int:
         name = canonical_name(args.name)
         secrets = _secret_store(args)
-        secrets.set(name, _read_value(name))
+        value = _read_value(name)
+        problems = secret_value_problems(name, value)
+        if problems:
+            raise SecretsError("; ".join(str(p) for p in problems))
+        secrets.set(name, value)
         print(f"stored {name} in {secrets.path}")
         if secrets.source(name) == "env":
             print(f"note: {ENV_VARS[name]} is set and takes precedence over the stored value")

@@ -40,7 +40,7 @@ from engine.config.parse import (
     parse_config,
     validate,
 )
-from engine.config.requirements import secret_problems, warnings
+from engine.config.requirements import secret_problems, secret_value_problems, warnings
 
 
 def default_config() -> Config:
@@ -55,5 +55,5 @@ __all__ = [
     "PrecisionConfig", "PrecisionOverride", "Problem", "RiskEngineConfig", "SecurityConfig",
     "UiConfig", "WaitingRuleConfig", "default_config", "diff_texts", "effect_of", "flatten",
     "identity_problems", "load_toml", "parse_config", "refused_while_open", "restart_required",
-    "secret_problems", "validate", "warnings",
+    "secret_problems", "secret_value_problems", "validate", "warnings",
 ]

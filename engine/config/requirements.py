@@ -28,10 +28,19 @@ def secret_problems(cfg: Config, secrets: Mapping[str, str | None]) -> list[Prob
     if cfg.security.webhook_signature_validation:
         need("security.webhook_secret", "when security.webhook_signature_validation is on")
         secret = secrets.get("security.webhook_secret")
-        if secret and len(secret) < MIN_WEBHOOK_SECRET:
-            message = f"must be at least {MIN_WEBHOOK_SECRET} characters, got {len(secret)}"
-            problems.append(Problem(path="security.webhook_secret", message=message))
+        if secret:
+            problems += secret_value_problems("security.webhook_secret", secret)
     return problems
+
+
+def secret_value_problems(name: str, value: str) -> list[Problem]:
+    """What is wrong with ``value`` as the secret ``name`` (the CLI, the API, check-config)."""
+    if not value:
+        return [Problem(path=name, message="an empty value cannot be stored (use delete)")]
+    if name == "security.webhook_secret" and len(value) < MIN_WEBHOOK_SECRET:
+        message = f"must be at least {MIN_WEBHOOK_SECRET} characters, got {len(value)}"
+        return [Problem(path=name, message=message)]
+    return []
 
 
 def warnings(cfg: Config) -> list[Problem]:
