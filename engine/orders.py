@@ -15,6 +15,8 @@ CID_PREFIX = "ee"
 CID_LENGTH = 19
 PURPOSES = frozenset("etaxrdm")
 GROUP_LEVEL = "z"  # pyramid/leg character of group-level orders (closes)
+# pyramids and legs are one decimal digit each in a cid: a group has at most ten of either
+INDEXES = 10
 MAX_ATTEMPT = 36**3 - 1  # 46,655: "zzz"; the attempt counter never wraps
 MAX_GROUP_ID = 36**7 - 1
 
@@ -44,8 +46,8 @@ def _base36(n: int, width: int) -> str:
 def _index_char(value: int | None, field: str) -> str:
     if value is None:
         return GROUP_LEVEL
-    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value <= 9:
-        raise InvalidInput(field, f"must be 0-9 or None, got {value!r}")
+    if isinstance(value, bool) or not isinstance(value, int) or not 0 <= value < INDEXES:
+        raise InvalidInput(field, f"must be 0-{INDEXES - 1} or None, got {value!r}")
     return str(value)
 
 

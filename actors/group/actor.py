@@ -50,6 +50,7 @@ from engine.group.messages import (
     TradeFilled,
 )
 from engine.group.price_watch import Band, quiet_band
+from engine.routing import GroupFacts
 from engine.types import MarketRules
 
 log = logging.getLogger("engine.order")
@@ -165,6 +166,14 @@ class GroupActor:
         if self._adds_waiting and self._last_sent is not None:
             index = max(index, self._last_sent.plan.index + 1)
         return index
+
+    def entry_facts(self) -> GroupFacts:
+        """What the pool's routing decision needs to know about this group."""
+        s = self.state
+        return GroupFacts(group_id=self.group_id, side=s.side, closing=s.status == "closing",
+                          pyramid_count=s.pyramid_count, max_pyramids=s.config.max_pyramids,
+                          next_index=self.next_pyramid_index(),
+                          latest_signal_ts=self.latest_signal_ts(), open_orders=len(s.orders))
 
     def latest_signal_ts(self) -> int | None:
         """The newest accepted entry's signal time, counting a pyramid sent but not decided

@@ -32,20 +32,22 @@ from engine.group.messages import (
     AddPyramid, CloseGroup, PlannedLeg, PyramidPlan, Reduce,
 )
 from engine.grid_settings import GridSettings, ladder_for_pyramid
-from engine.ladder import (
-    NO_SIZE, PlanRejected, expected_profit, plan_pyramid, pyramid_notional, reference_price,
-)
+from engine.ladder import NO_SIZE, expected_profit
 from engine.ladder import PyramidPlan as LadderPlan
-from engine.pool import fits, slots_needed
 from engine.precision import MetadataMissing, ResolvedRules
 from engine.queue import QueuedSignal, QueueReason
-from engine.signals import Signal, is_stale_or_same_candle
+from engine.routing import (
+    Duplicate, EntryFacts, Enqueue, Ignore, Open, PoolFacts, Pyramid, Refuse, entry_notional,
+    group_plan, route_entry,
+)
+from engine.signals import Signal
 from engine.types import MarketRules
 
 if TYPE_CHECKING:
     from actors.pool.supervisor import Slot, Supervisor
 
 log = logging.getLogger("engine.webhook")
+LEVELS = {"info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
 _json = msgspec.json.Encoder(enc_hook=str)
 
 
@@ -82,83 +84,48 @@ async def route_signal(sup: Supervisor, inbox_id: int | None, sig: Signal) -> No
 async def execute_entry(sup: Supervisor, sig: Signal, inbox_id: int | None, *,
                         promoted: bool = False, forced: bool = False,
                         taken: Staged | None = None) -> int | None:
-    """Open a group, add a pyramid, or queue. Returns the queue entry id when queued.
+    """Open a group, add a pyramid, or queue: gather the facts, let ``route_entry`` decide,
+    perform its answer. Returns the queue entry id when queued.
 
     ``taken``: the staged removal of the queue entry being promoted; every way out writes it
     together with the signal's outcome (one transaction), so a crash keeps the entry queued."""
     key = key_of(sup, sig)
-    if key in sup.failed_keys:
-        await outcome(sup, inbox_id, "rejected", f"refused: the group of {sig.symbol} "
-                      f"{sig.timeframe} failed; new entries wait for the next start",
-                      logging.ERROR, sig, taken=taken)
-        return None
     slot = sup.live(key)
-    grid = slot.grid if slot is not None else sup.grid_for(key)
-    if slot is not None and slot.state.side != sig.side:
-        return await enqueue(sup, sig, inbox_id, "opposite_side", grid, taken)
-    if slot is not None and slot.state.status == "closing":
-        return await enqueue(sup, sig, inbox_id, "group_closing", grid, taken)
-    if sup.paused:
-        return await enqueue(sup, sig, inbox_id, "engine_paused", grid, taken)
-    if slot is not None and not promoted and _duplicate(slot, sig):
-        await outcome(sup, inbox_id, "duplicate", "duplicate entry signal", sig=sig, taken=taken)
-        return None
     resolved = sup.precision.resolve(sig.symbol, mode=sig.precision_mode)
-    if isinstance(resolved, MetadataMissing):
-        known = sup.precision.all_rules()
-        if known and sig.symbol not in known:
-            await outcome(sup, inbox_id, "rejected", f"rejected: unknown symbol {sig.symbol} on "
-                          f"{sup.exchange}", logging.WARNING, sig, taken=taken)
-            return None
-        return await enqueue(sup, sig, inbox_id, "precision_missing", grid, taken)
-    if resolved.warning:
+    known = sup.precision.all_rules() if isinstance(resolved, MetadataMissing) else None
+    pool = sup.config.execution_pool
+    route = route_entry(EntryFacts(
+        signal=sig, grid=slot.grid if slot is not None else sup.grid_for(key),
+        group=slot.actor.entry_facts() if slot is not None else None,
+        pool=PoolFacts(used=sup.used(), max_open_groups=pool.max_open_groups,
+                       count_pyramids_toward_pool=pool.count_pyramids_toward_pool,
+                       count_dca_toward_pool=pool.count_dca_toward_pool),
+        rules=resolved, symbol_unknown=bool(known) and sig.symbol not in known,
+        exchange=sup.exchange, current_price=current_price(sup, sig.symbol),
+        key_failed=key in sup.failed_keys, paused=sup.paused, promoted=promoted, forced=forced))
+    if route.rules_used and resolved.warning:
         logging.getLogger("engine.precision").warning(resolved.warning, extra={
             "event": "precision_fallback", "symbol": sig.symbol})
-    if slot is not None and slot.state.pyramid_count >= slot.state.config.max_pyramids:
-        # still sent: a replacement may reset the risk timer
-        await told(sup, slot, AddPyramid(plan=_replacement(slot)), inbox_id, "processed",
-                   f"ignored: group {slot.group_id} is full ({slot.state.pyramid_count}/"
-                   f"{slot.state.config.max_pyramids} pyramids)", sig=sig, taken=taken)
-        return None
-    index = slot.actor.next_pyramid_index() if slot is not None else 0
-    if index > 9 and slot is not None:  # rolled-back pyramids used up the ten indexes
-        await told(sup, slot, AddPyramid(plan=_replacement(slot)), inbox_id, "processed",
-                   f"ignored: group {slot.group_id} has no pyramid index left",
-                   logging.WARNING, sig, taken)  # PyramidIgnored, logged
-        return None
-    if index >= grid.max_pyramids_per_group:  # past rolled-back indexes: still a pyramid
-        grid = msgspec.structs.replace(grid, max_pyramids_per_group=10)
-    plan = plan_entry(sup, sig, grid, resolved, index,
-                      open_orders=len(slot.state.orders) if slot is not None else 0)
-    if isinstance(plan, PlanRejected):
-        logging.getLogger("engine.precision").error(
-            f"signal rejected: {plan.reason}", extra={
-                "event": "ladder_rejected", "symbol": sig.symbol, "timeframe": sig.timeframe,
-                "data": {"problems": msgspec.to_builtins(plan.problems, enc_hook=str)}})
-        await outcome(sup, inbox_id, "rejected", f"rejected: {plan.reason}", logging.WARNING,
-                      sig, taken=taken)
-        return None
-    pool = sup.config.execution_pool
-    k = slots_needed(new_group=slot is None, entry_legs=len(ladder_for_pyramid(grid, index)),
-                     count_pyramids_toward_pool=pool.count_pyramids_toward_pool,
-                     count_dca_toward_pool=pool.count_dca_toward_pool)
-    if not forced and not fits(sup.used(), k, pool.max_open_groups):
-        return await enqueue(sup, sig, inbox_id, "pool_full", grid, taken)
-    if slot is not None:
-        await told(sup, slot, AddPyramid(plan=group_plan(plan, sig, grid)), inbox_id,
-                   "processed", f"pyramid {index} sent to group {slot.group_id}", sig=sig,
-                   taken=taken)
-        return None
-    await create_group(sup, sig, inbox_id, plan, grid, resolved.rules, taken)
+    match route:
+        case Enqueue(reason=reason, grid=grid):
+            return await enqueue(sup, sig, inbox_id, reason, grid, taken)
+        case Duplicate(text=text):
+            await outcome(sup, inbox_id, "duplicate", text, sig=sig, taken=taken)
+        case Refuse(text=text, severity=severity, problems=problems):
+            if problems:
+                logging.getLogger("engine.precision").error(f"signal {text}", extra={
+                    "event": "ladder_rejected", "symbol": sig.symbol, "timeframe": sig.timeframe,
+                    "data": {"problems": msgspec.to_builtins(problems, enc_hook=str)}})
+            await outcome(sup, inbox_id, "rejected", text, LEVELS[severity], sig, taken=taken)
+        case Ignore(text=text, severity=severity):
+            await told(sup, slot, AddPyramid(plan=_replacement(slot)), inbox_id, "processed",
+                       text, LEVELS[severity], sig, taken)
+        case Pyramid(plan=plan, group_id=group_id):
+            await told(sup, slot, AddPyramid(plan=plan), inbox_id, "processed",
+                       f"pyramid {plan.index} sent to group {group_id}", sig=sig, taken=taken)
+        case Open(plan=plan, grid=grid):
+            await create_group(sup, sig, inbox_id, plan, grid, resolved.rules, taken)
     return None
-
-
-def _duplicate(slot: Slot, sig: Signal) -> bool:
-    """SPEC 2.6: same or earlier candle than the group's latest accepted entry (one sent to
-    the actor and not decided yet included)."""
-    latest = slot.actor.latest_signal_ts()
-    return latest is not None and is_stale_or_same_candle(latest, sig.timestamp_ms,
-                                                          sig.timeframe)
 
 
 def _replacement(slot: Slot) -> PyramidPlan:
@@ -175,38 +142,6 @@ def _replacement(slot: Slot) -> PyramidPlan:
 def current_price(sup: Supervisor, symbol: str):
     latest = sup.market.price(symbol)
     return None if latest is None else latest[0]
-
-
-def _notional(sup: Supervisor, sig: Signal, grid: GridSettings, rules: MarketRules | None):
-    ref = reference_price(sig.entry_price, sig.close_price, current_price(sup, sig.symbol))
-    notional = pyramid_notional(
-        order_size=sig.order_size, size_type=sig.position_size_type, reference=ref,
-        contract_size=rules.contract_size if rules is not None else 1,
-        capital_per_pyramid_usd=grid.capital_per_pyramid_usd)
-    return ref, notional
-
-
-def plan_entry(sup: Supervisor, sig: Signal, grid: GridSettings, resolved: ResolvedRules,
-               index: int, open_orders: int = 0) -> LadderPlan | PlanRejected:
-    ref, notional = _notional(sup, sig, grid, resolved.rules)
-    if notional is None:
-        return PlanRejected(reason=NO_SIZE)
-    return plan_pyramid(grid, pyramid=index, side=sig.side, reference=ref, notional=notional,
-                        rules=resolved.rules, current_price=current_price(sup, sig.symbol),
-                        enforce=resolved.enforce, open_orders=open_orders)
-
-
-def group_plan(plan: LadderPlan, sig: Signal, grid: GridSettings) -> PyramidPlan:
-    """The ladder planner's result in the reducer's terms (a market DCA0: leg 0 only)."""
-    market = grid.entry_order_type == "market"
-    legs = tuple(PlannedLeg(index=g.index, gap_percent=g.gap_percent,
-                            weight_percent=g.weight_percent, tp_percent=g.tp_percent,
-                            price=g.price, qty=g.qty)
-                 for g in plan.legs if not market or g.index == 0)
-    return PyramidPlan(index=plan.pyramid, reference_price=plan.reference, notional=plan.notional,
-                       signal_ts_ms=sig.timestamp_ms, legs=legs,
-                       levels=ladder_for_pyramid(grid, plan.pyramid),
-                       max_slippage_percent=sig.max_slippage_percent)
 
 
 def snapshot_of(grid: GridSettings) -> GridSnapshot:
@@ -285,7 +220,7 @@ async def enqueue(sup: Supervisor, sig: Signal, inbox_id: int | None, reason: Qu
     """Queue the signal; a promoted entry that cannot run goes back as a new entry in the same
     commit as its removal (``taken``)."""
     key = key_of(sup, sig)
-    ref, notional = _notional(sup, sig, grid, None)
+    ref, notional = entry_notional(sig, grid, current_price(sup, sig.symbol))
     if notional is None:
         await outcome(sup, inbox_id, "rejected", f"rejected: {NO_SIZE}", logging.WARNING, sig,
                       taken=taken)

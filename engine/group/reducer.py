@@ -36,6 +36,7 @@ from engine.group.messages import (
 from engine.group.lots import book_exit
 from engine.group.price_watch import aggregate_trigger
 from engine.group.state import GridSnapshot, GroupContext, GroupState, OrderRef
+from engine.orders import INDEXES
 from engine.types import Side
 
 
@@ -205,7 +206,8 @@ def _tick(d: Draft) -> None:
     for rec in list(d.orders.values()):
         if rec.state == "retry" and rec.cancel == "none" \
                 and d.now >= rec.placed_at_ms + d.ctx.evaluate_interval_ms:
-            d.resend(rec)
+            gtc = rec.type == "limit" and rec.time_in_force == "GTC"
+            d.resend(rec, entries.stale_bound(d, rec.ref) if gtc else None)
     closing.on_tick(d)
 
 
@@ -230,7 +232,7 @@ def _add_pyramid(d: Draft, plan: PyramidPlan) -> None:
         status.reset_timer_on_replacement(d)
         return
     expected = next_pyramid_index(d.s)
-    if expected > 9:
+    if expected >= INDEXES:
         d.event(PyramidIgnored(reason="index_exhausted"))
         return
     if plan.index != expected:
