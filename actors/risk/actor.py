@@ -110,15 +110,14 @@ class RiskActor:
         self._engine_running = engine_running or (
             lambda: supervisor.trading and not supervisor.paused)
         self.blocked, self.skip_once = audit.load_flags(store)
-        self.watches: dict[int, execution.Watch] = {}
+        self.executor = execution.PlanExecutor(group=lambda gid: supervisor.groups.get(gid),
+                                               save=self.save)
         self.status = "idle"
         self.last_cycle: dict[str, Any] | None = None
         self._views = ViewCache()
         self._pending: _Request | None = None
         self._wake = trio.Event()
         self._insufficient_logged: dict[int, int] = {}
-        self._late: dict[int, tuple[int, Decimal]] = {}  # group → (action id, realized before)
-        self._late_done: list[tuple[int, int, Decimal]] = []
         self.cycles = 0
 
     # -- settings ------------------------------------------------------------------------------
@@ -168,26 +167,16 @@ class RiskActor:
         """Every recorded group step (called by the group actor; never blocks)."""
         if not events:
             return
-        watch = self.watches.get(state.group_id)
-        if watch is not None:
-            watch.offer(state, events)
-        for ev in events:
-            if not isinstance(ev, GroupClosed):
-                continue
+        if self.executor.offer(state, events):
+            self._wake.set()  # a late close ended: book its realized USD
+        if any(isinstance(ev, GroupClosed) for ev in events):
             self.blocked.discard(state.group_id)  # flags die with the group
             self.skip_once.discard(state.group_id)
-            late = self._late.pop(state.group_id, None) if watch is None else None
-            if late is not None:
-                self._late_done.append((late[0], state.group_id, ev.realized - late[1]))
-                self._wake.set()
         if self.settings.evaluate_on_fill and any(isinstance(ev, FILLS) for ev in events):
             self.request("fill")
 
-    def track_late(self, action_id: int, group_id: int, realized_before: Decimal) -> None:
-        self._late[group_id] = (action_id, realized_before)
-
     async def _book_late(self) -> None:
-        done, self._late_done = self._late_done, []
+        done = self.executor.take_late()
         for action_id, group_id, usd in done:
             now = self.clock_ms()
             await self.store.write(lambda conn, a=action_id, g=group_id, u=usd: (
@@ -269,7 +258,7 @@ class RiskActor:
                          extra={"event": "risk_plan", "group_id": loser.id,
                                 "symbol": loser.symbol, "data": {"action_id": record.id,
                                                                  "trigger": d.trigger}})
-                await execution.execute(self, outcome, record)
+                await self.executor.execute(outcome, record)
                 summary.update(outcome=record.outcome, loser_id=outcome.loser_id,
                                action_id=record.id, reason=record.realized.get("reason"))
             case NoAction():

@@ -113,7 +113,7 @@ async def test_requests_during_a_cycle_make_one_follow_up(tmp_path, autojump_clo
         assert merged.trigger == "run_now"  # the highest-ranked trigger names the cycle
         async with trio.open_nursery() as nursery:
             nursery.start_soon(merged.done.wait)
-            while not risk.watches:  # the action is executing: a close is outstanding
+            while not risk.executor.watches:  # the action is executing: a close is outstanding
                 await trio.sleep(0)
             follow = [risk.request("fill") for _ in range(5)]
             assert all(f is follow[0] for f in follow) and follow[0] is not merged
