@@ -12,12 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from decimal import ROUND_HALF_UP, Decimal
+from decimal import Decimal
 
 import msgspec
 
 from actors.store.writer import Store
 from engine.config import Config
+from engine.display import Display, for_quote, for_rules
 from engine.types import MarketRules
 
 _decode_rules = msgspec.json.Decoder(MarketRules).decode
@@ -26,8 +27,9 @@ ENDED_STATUSES = ("closed", "failed")
 
 
 def num(value: Decimal | int | str | None) -> str | None:
-    """A decimal as the API sends it (SPEC 11.1): fixed-point text, never ``1E+2``; None stays
-    None. Integral values keep their stored exponent (``"100.00"`` stays ``"100.00"``)."""
+    """A decimal the API sends exactly (configuration values, market rules): fixed-point text,
+    never ``1E+2``; None stays None. Numbers shown to people go through ``ReadContext.display``
+    (``engine/display.py``) instead."""
     if value is None:
         return None
     if not isinstance(value, Decimal):
@@ -35,9 +37,9 @@ def num(value: Decimal | int | str | None) -> str | None:
     return format(value, "f")
 
 
-def whole_percent(value: Decimal) -> str:
-    """A percentage shown as a whole number, ROUND_HALF_UP (SPEC 11.5 "Progress to TP")."""
-    return num(value.quantize(Decimal(1), rounding=ROUND_HALF_UP))
+def dec(text: str | None) -> Decimal | None:
+    """A stored decimal text (projection columns) as a Decimal; None stays None."""
+    return None if text is None else Decimal(text)
 
 
 @dataclass
@@ -64,6 +66,19 @@ class ReadContext:
                 "SELECT rules FROM precision_cache WHERE exchange = ? AND symbol = ?", key)
             self._rules[key] = _decode_rules(rows[0]["rules"]) if rows else None
         return self._rules[key]
+
+    @property
+    def quote(self) -> str:
+        """The account's quote asset: the first of ``app.quote_currencies``."""
+        quotes = self.cfg.app.quote_currencies
+        return quotes[0] if quotes else "USD"
+
+    def display(self, exchange: str | None = None, symbol: str | None = None) -> Display:
+        """How this symbol's numbers are shown (its tick, step, quote precision); without a
+        symbol, the account's amounts in its quote asset."""
+        if symbol is None or exchange is None:
+            return for_quote(self.quote)
+        return for_rules(self.rules(exchange, symbol), self.quote)
 
 
 def count(store: Store, sql: str, params: tuple = ()) -> int:

@@ -4,7 +4,8 @@ Owns: nothing; every answer is computed from the projection tables (``position_g
 its msgspec ``state`` JSON, ``queue_entries``, ``orders``, ``fills``, ``journal``, ``events``)
 and the latest prices, with the group package's own read-outs (``average_entry``,
 ``unrealized``, ``progress_to_tp``, ``leg_label``, ``leg_tp_price``, ``aggregate_target``,
-``slots_held``) so the API shows exactly the numbers the engine trades on.
+``slots_held``) so the API shows exactly the numbers the engine trades on — rounded only as
+text, by the display rules of ``engine/display.py``.
 Receives: a ``ReadContext`` and the filters of ``GET /api/groups``.
 Sends: plain dicts with the SPEC 11.6 field names, decimals as strings.
 Fails how: a bad filter raises ``InvalidInput`` naming it (HTTP 400); an unknown group id
@@ -18,13 +19,14 @@ from decimal import Decimal
 import msgspec
 
 from actors.group.projection import decode_state
-from actors.read.common import ENDED_STATUSES, OPEN_STATUSES, ReadContext, num, whole_percent
+from actors.read.common import ENDED_STATUSES, OPEN_STATUSES, ReadContext, dec
+from engine.decimals import ZERO
+from engine.display import Display
 from engine.errors import InvalidInput
 from engine.group import (
-    GroupState, aggregate_target, average_entry, filled_notional, leg_label, leg_tp_price,
+    GroupState, aggregate_target, average_entry, leg_label, leg_tp_price, lot_cost, pnl_at,
     progress_to_tp, timer_condition_met, unrealized,
 )
-from engine.group.lots import per_unit
 from engine.group.state import Leg
 from engine.grid_settings import GridSettings, effective_grid
 from engine.risk.timer import timer_remaining_ms
@@ -68,9 +70,12 @@ def _wanted_statuses(status: str | None) -> tuple[str, ...]:
 
 def list_groups(ctx: ReadContext, *, status: str | None = None, symbol: str | None = None,
                 timeframe: str | int | None = None, side: str | None = None,
-                closed_limit: int | None = None) -> list[dict]:
+                closed_limit: int | None = None,
+                exact: dict[int, Decimal | None] | None = None) -> list[dict]:
     """Waiting rows first (queue order of arrival), then groups newest first.
-    ``closed_limit`` keeps only the most recent closed/failed groups (the live push)."""
+    ``closed_limit`` keeps only the most recent closed/failed groups (the live push).
+    ``exact`` collects each open group's exact unrealized PnL (None: no price yet) for totals:
+    the rows carry it rounded for display."""
     f = parse_filters(status, symbol, timeframe, side)
     statuses = _wanted_statuses(f["status"])
     where, params = [], []
@@ -90,7 +95,7 @@ def list_groups(ctx: ReadContext, *, status: str | None = None, symbol: str | No
         found += _select(ctx, where, params, live, "id DESC", None)
     if ended:
         found += _select(ctx, where, params, ended, "closed_at DESC, id DESC", closed_limit)
-    return rows + [group_row(ctx, g) for g in found]
+    return rows + [group_row(ctx, g, exact) for g in found]
 
 
 def _select(ctx: ReadContext, where: list[str], params: list, statuses: list[str], order: str,
@@ -111,53 +116,66 @@ def _grid(ctx: ReadContext, exchange: str, symbol: str, timeframe: int) -> GridS
                           symbol=symbol, timeframe=timeframe)
 
 
-def group_row(ctx: ReadContext, row: dict) -> dict:
-    """One Panel B row of a group (SPEC 11.6 ``GET /api/groups`` fields)."""
+def group_row(ctx: ReadContext, row: dict, exact: dict[int, Decimal | None] | None = None
+              ) -> dict:
+    """One Panel B row of a group (SPEC 11.6 ``GET /api/groups`` fields), numbers shown by the
+    display rules of its symbol (``engine/display.py``)."""
     state = _state(row)
     price = ctx.price(row["symbol"])
+    show = ctx.display(row["exchange"], row["symbol"])
+    numbers = {"avg_entry": dec(row["avg_entry"]), "open_qty": dec(row["open_qty"]),
+               "realized": dec(row["realized_pnl"]), "fees": dec(row["fees"]),
+               "dust": dec(row["dust_qty"]), "usd": None, "pct": None}
     out = {
         "id": row["id"], "queue_id": None, "exchange": row["exchange"], "symbol": row["symbol"],
         "timeframe": row["timeframe"], "side": row["side"], "status": row["status"],
         "close_reason": row["close_reason"], "pyramids_received": row["pyramid_count"],
         "pyramids_max": ctx.cfg.grid_strategy.max_pyramids_per_group,
         "legs_filled": row["legs_filled"], "legs_total": row["legs_total"],
-        "avg_entry": row["avg_entry"], "open_quantity": row["open_qty"],
-        "unrealized_pnl_usd": None, "unrealized_pnl_percent": None,
-        "realized_pnl_usd": row["realized_pnl"], "fees_usd": row["fees"],
-        "dust_quantity": row["dust_qty"], "tp_mode": row["tp_mode"],
-        "current_price": num(price), "created_at": row["created_at"],
+        "tp_mode": row["tp_mode"], "created_at": row["created_at"],
         "closed_at": row["closed_at"], "updated_at": row["updated_at"],
     }
-    if state is None:
-        return out
-    avg = average_entry(state)
+    if state is not None:
+        numbers.update(avg_entry=average_entry(state), open_qty=state.open_qty,
+                       realized=state.realized_pnl, fees=state.fees_paid, dust=state.dust_qty)
+        out.update({
+            "pyramids_received": state.pyramid_count, "pyramids_max": state.config.max_pyramids,
+            "legs_filled": sum(1 for leg in state.legs if leg.filled_qty > 0),
+            "legs_total": len(state.legs), "tp_mode": state.config.tp_mode,
+        })
+        if state.status in ENDED_STATUSES or state.open_qty == 0:
+            numbers["usd"], numbers["pct"] = ZERO, ZERO
+        elif price is not None:
+            numbers["usd"], numbers["pct"] = unrealized(state, price)
+        if exact is not None and state.status in OPEN_STATUSES:
+            exact[row["id"]] = numbers["usd"]
     out.update({
-        "pyramids_received": state.pyramid_count, "pyramids_max": state.config.max_pyramids,
-        "legs_filled": sum(1 for leg in state.legs if leg.filled_qty > 0),
-        "legs_total": len(state.legs), "avg_entry": num(avg), "open_quantity": num(state.open_qty),
-        "realized_pnl_usd": num(state.realized_pnl), "fees_usd": num(state.fees_paid),
-        "dust_quantity": num(state.dust_qty), "tp_mode": state.config.tp_mode,
+        "avg_entry": show.price(numbers["avg_entry"]),
+        "open_quantity": show.qty(numbers["open_qty"]),
+        "unrealized_pnl_usd": show.usd(numbers["usd"]),
+        "unrealized_pnl_percent": show.percent(numbers["pct"]),
+        "realized_pnl_usd": show.usd(numbers["realized"]), "fees_usd": show.usd(numbers["fees"]),
+        "dust_quantity": show.qty(numbers["dust"]), "current_price": show.price(price),
     })
-    if state.status in ENDED_STATUSES or state.open_qty == 0:
-        out["unrealized_pnl_usd"], out["unrealized_pnl_percent"] = "0", "0"
-    elif price is not None:
-        usd, pct = unrealized(state, price)
-        out["unrealized_pnl_usd"], out["unrealized_pnl_percent"] = num(usd), num(pct)
     return out
 
 
 def waiting_row(ctx: ReadContext, q: dict) -> dict:
-    """A queue entry shown as a Waiting row; its ``id`` is the queue entry id (SPEC 11.6)."""
+    """A queue entry shown as a Waiting row: ``id`` is None (it is no group yet) and
+    ``queue_id`` names it for ``/api/queue/{id}`` (SPEC 11.6)."""
     grid = _grid(ctx, q["exchange"], q["symbol"], q["timeframe"])
+    show = ctx.display(q["exchange"], q["symbol"])
     return {
-        "id": q["id"], "queue_id": q["id"], "exchange": q["exchange"], "symbol": q["symbol"],
+        "id": None, "queue_id": q["id"], "exchange": q["exchange"], "symbol": q["symbol"],
         "timeframe": q["timeframe"], "side": q["side"], "status": "waiting",
         "reason": q["reason"], "close_reason": None, "pyramids_received": 0,
         "pyramids_max": ctx.cfg.grid_strategy.max_pyramids_per_group,
-        "legs_filled": 0, "legs_total": 0, "avg_entry": None, "open_quantity": "0",
-        "unrealized_pnl_usd": "0", "unrealized_pnl_percent": "0", "realized_pnl_usd": "0",
-        "fees_usd": "0", "dust_quantity": "0", "tp_mode": grid.tp_mode,
-        "current_price": num(ctx.price(q["symbol"])), "entry_price": q["reference_price"],
+        "legs_filled": 0, "legs_total": 0, "avg_entry": None, "open_quantity": show.qty(ZERO),
+        "unrealized_pnl_usd": show.usd(ZERO), "unrealized_pnl_percent": show.percent(ZERO),
+        "realized_pnl_usd": show.usd(ZERO), "fees_usd": show.usd(ZERO),
+        "dust_quantity": show.qty(ZERO), "tp_mode": grid.tp_mode,
+        "current_price": show.price(ctx.price(q["symbol"])),
+        "entry_price": show.price(dec(q["reference_price"])),
         "created_at": q["queued_at"], "closed_at": None, "updated_at": q["updated_at"],
     }
 
@@ -172,24 +190,29 @@ def group_detail(ctx: ReadContext, group_id: int) -> dict | None:
     row = rows[0]
     out = group_row(ctx, row)
     state = _state(row)
-    out["orders"] = _orders(ctx, group_id)
-    out["fills"] = _fills(ctx, group_id)
+    show = ctx.display(row["exchange"], row["symbol"])
+    rules = ctx.rules(row["exchange"], row["symbol"])
+    assets = (rules.quote if rules else ctx.quote, rules.base if rules else "")
+    fills = ctx.query("SELECT * FROM fills WHERE group_id = ? ORDER BY ts, id", (group_id,))
+    out["orders"] = _orders(ctx, group_id, fills, show, assets)
+    out["fills"] = [_fill(f, show, assets) for f in fills]
     out["events"] = _events(ctx, group_id)
     out["journal"] = _journal(ctx, group_id)
     if state is None:
-        out.update(pyramids=_pyramid_rows(ctx, group_id), legs=[], lots=[],
+        out.update(pyramids=_pyramid_rows(ctx, group_id, show), legs=[], lots=[],
                    aggregate_target=None, timer=_timer(ctx, None, row["timer_started_at"]))
         return out
     price = ctx.price(state.symbol)
     target = _aggregate_target(ctx, state)
-    out["aggregate_target"] = num(target)
+    out["aggregate_target"] = show.price(target)
     out["pyramids"] = [{
-        "index": p.index, "reference_price": num(p.reference_price), "notional": num(p.notional),
-        "state": p.state, "signal_ts": p.signal_ts_ms, "received_at": p.received_at_ms,
+        "index": p.index, "reference_price": show.price(p.reference_price),
+        "notional": show.usd(p.notional), "state": p.state, "signal_ts": p.signal_ts_ms,
+        "received_at": p.received_at_ms,
         "legs": sum(1 for leg in state.legs if leg.pyramid == p.index),
     } for p in state.pyramids]
-    out["legs"] = [_leg(ctx, state, leg, price, target) for leg in state.legs]
-    out["lots"] = [_lot(state, leg, price) for leg in state.legs
+    out["legs"] = [_leg(ctx, state, leg, price, target, show) for leg in state.legs]
+    out["lots"] = [_lot(state, leg, price, show) for leg in state.legs
                    if leg.open_qty > 0 or leg.dust_qty > 0]
     out["timer"] = _timer(ctx, state, state.timer_started_at_ms)
     out["close"] = None if state.close is None else msgspec.to_builtins(state.close)
@@ -215,37 +238,40 @@ def _leg_tp(ctx: ReadContext, state: GroupState, leg: Leg) -> Decimal | None:
 
 
 def _leg(ctx: ReadContext, state: GroupState, leg: Leg, price: Decimal | None,
-         target: Decimal | None) -> dict:
+         target: Decimal | None, show: Display) -> dict:
     aggregate = state.config.tp_mode == "aggregate"
     tp = target if aggregate else _leg_tp(ctx, state, leg)
     progress = None
     if leg.open_qty > 0 and price is not None and tp is not None:
         # SPEC 11.5 B / D17: in aggregate mode the lot is measured from the average entry
         fill = average_entry(state) if aggregate else leg.fill_vwap
-        progress = whole_percent(progress_to_tp(state.side, fill, tp, price))
+        progress = show.percent(progress_to_tp(state.side, fill, tp, price))
     filled = leg.filled_qty > 0
     return {
         "leg_id": f"P{leg.pyramid}-DCA{leg.index}", "pyramid": leg.pyramid, "leg": leg.index,
-        "gap_percent": num(leg.gap_percent), "weight_percent": num(leg.weight_percent),
-        "tp_percent": num(leg.tp_percent), "planned_price": num(leg.planned_price),
-        "planned_quantity": num(leg.planned_qty), "entry_type": leg.entry_type,
-        "fill_price": num(leg.fill_vwap) if filled else None, "filled_quantity": num(leg.filled_qty),
-        "filled_notional": num(filled_notional(leg)) if filled else "0",
-        "open_quantity": num(leg.open_qty), "dust_quantity": num(leg.dust_qty),
-        "sold_quantity": num(leg.sold_qty),
-        "tp_target": "aggregate" if aggregate else "leg", "tp_price": num(tp),
+        "gap_percent": show.percent(leg.gap_percent),
+        "weight_percent": show.percent(leg.weight_percent),
+        "tp_percent": show.percent(leg.tp_percent), "planned_price": show.price(leg.planned_price),
+        "planned_quantity": show.qty(leg.planned_qty), "entry_type": leg.entry_type,
+        "fill_price": show.price(leg.fill_vwap) if filled else None,
+        "filled_quantity": show.qty(leg.filled_qty),
+        "filled_notional": show.usd(leg.fill_cost if filled else ZERO),
+        "open_quantity": show.qty(leg.open_qty), "dust_quantity": show.qty(leg.dust_qty),
+        "sold_quantity": show.qty(leg.sold_qty),
+        "tp_target": "aggregate" if aggregate else "leg", "tp_price": show.price(tp),
         "progress_to_tp": progress, "entry_state": leg.entry_state, "tp_state": leg.tp_state,
         "label": leg_label(leg), "last_fill_at": leg.last_fill_ms,
     }
 
 
-def _lot(state: GroupState, leg: Leg, price: Decimal | None) -> dict:
-    pnl = None if price is None else per_unit(state.side, price, leg.fill_vwap) * leg.open_qty
+def _lot(state: GroupState, leg: Leg, price: Decimal | None, show: Display) -> dict:
+    cost = lot_cost(leg)
+    pnl = None if price is None else pnl_at(state.side, leg.open_qty, cost, price)
     return {
         "leg_id": f"P{leg.pyramid}-DCA{leg.index}", "pyramid": leg.pyramid, "leg": leg.index,
-        "fill_price": num(leg.fill_vwap), "open_quantity": num(leg.open_qty),
-        "dust_quantity": num(leg.dust_qty), "cost_basis": num(leg.fill_vwap * leg.open_qty),
-        "unrealized_pnl_usd": num(pnl), "opened_at": leg.last_fill_ms,
+        "fill_price": show.price(leg.fill_vwap), "open_quantity": show.qty(leg.open_qty),
+        "dust_quantity": show.qty(leg.dust_qty), "cost_basis": show.usd(cost),
+        "unrealized_pnl_usd": show.usd(pnl), "opened_at": leg.last_fill_ms,
     }
 
 
@@ -261,32 +287,54 @@ def _timer(ctx: ReadContext, state: GroupState | None, started: int | None) -> d
     }
 
 
-def _pyramid_rows(ctx: ReadContext, group_id: int) -> list[dict]:
-    return [{"index": p["idx"], "reference_price": p["reference_price"],
-             "notional": p["notional"], "state": p["state"], "signal_ts": p["signal_ts"],
-             "received_at": p["created_at"], "legs": None}
+def _pyramid_rows(ctx: ReadContext, group_id: int, show: Display) -> list[dict]:
+    return [{"index": p["idx"], "reference_price": show.price(dec(p["reference_price"])),
+             "notional": show.usd(dec(p["notional"])), "state": p["state"],
+             "signal_ts": p["signal_ts"], "received_at": p["created_at"], "legs": None}
             for p in ctx.query("SELECT * FROM pyramids WHERE group_id = ? ORDER BY idx",
                                (group_id,))]
 
 
-def _orders(ctx: ReadContext, group_id: int) -> list[dict]:
+def _fee(show: Display, value: Decimal | None, asset: str | None,
+         assets: tuple[str, str]) -> str | None:
+    return show.fee(value, asset, quote=assets[0], base=assets[1])
+
+
+def _orders(ctx: ReadContext, group_id: int, fills: list[dict], show: Display,
+            assets: tuple[str, str]) -> list[dict]:
+    """Orders with their fee: the sum of their fills' fees (an order carries no fee of its
+    own); ``fees`` per asset when its fills were charged in more than one."""
+    fees: dict[str, dict[str, Decimal]] = {}
+    for f in fills:
+        by_asset = fees.setdefault(f["client_order_id"], {})
+        asset = f["fee_currency"] or assets[0]
+        by_asset[asset] = by_asset.get(asset, ZERO) + Decimal(f["fee"])
     rows = ctx.query("SELECT * FROM orders WHERE group_id = ? ORDER BY id", (group_id,))
-    return [{
-        "client_order_id": o["client_order_id"], "exchange_order_id": o["exchange_order_id"],
-        "pyramid": o["pyramid"], "leg": o["leg"], "purpose": o["purpose"],
-        "attempt": o["attempt"], "type": o["type"], "side": o["side"], "price": o["price"],
-        "quantity": o["quantity"], "state": o["state"], "filled_quantity": o["filled_qty"],
-        "average_price": o["avg_price"], "fee": o["fee"], "fee_currency": o["fee_currency"],
-        "error": o["error"], "created_at": o["created_at"], "updated_at": o["updated_at"],
-        "closed_at": o["closed_at"],
-    } for o in rows]
+    out = []
+    for o in rows:
+        charged = fees.get(o["client_order_id"], {})
+        asset, fee = next(iter(charged.items()), (o["fee_currency"], dec(o["fee"])))
+        out.append({
+            "client_order_id": o["client_order_id"], "exchange_order_id": o["exchange_order_id"],
+            "pyramid": o["pyramid"], "leg": o["leg"], "purpose": o["purpose"],
+            "attempt": o["attempt"], "type": o["type"], "side": o["side"],
+            "price": show.price(dec(o["price"])), "quantity": show.qty(dec(o["quantity"])),
+            "state": o["state"], "filled_quantity": show.qty(dec(o["filled_qty"])),
+            "average_price": show.price(dec(o["avg_price"])),
+            "fee": _fee(show, fee, asset, assets), "fee_currency": asset,
+            "fees": {a: _fee(show, v, a, assets) for a, v in charged.items()},
+            "error": o["error"], "created_at": o["created_at"], "updated_at": o["updated_at"],
+            "closed_at": o["closed_at"],
+        })
+    return out
 
 
-def _fills(ctx: ReadContext, group_id: int) -> list[dict]:
-    rows = ctx.query("SELECT * FROM fills WHERE group_id = ? ORDER BY ts, id", (group_id,))
-    return [{"trade_id": f["trade_id"], "client_order_id": f["client_order_id"],
-             "side": f["side"], "price": f["price"], "quantity": f["quantity"], "fee": f["fee"],
-             "fee_currency": f["fee_currency"], "ts": f["ts"]} for f in rows]
+def _fill(f: dict, show: Display, assets: tuple[str, str]) -> dict:
+    return {"trade_id": f["trade_id"], "client_order_id": f["client_order_id"],
+            "side": f["side"], "price": show.price(dec(f["price"])),
+            "quantity": show.qty(dec(f["quantity"])),
+            "fee": _fee(show, dec(f["fee"]), f["fee_currency"], assets),
+            "fee_currency": f["fee_currency"], "ts": f["ts"]}
 
 
 def _events(ctx: ReadContext, group_id: int) -> list[dict]:

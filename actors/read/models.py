@@ -109,22 +109,23 @@ class ReadModels:
 
     def dashboard(self) -> dict:
         ctx = self.context()
-        open_rows = list_groups(ctx, status="open")
+        exact: dict[int, Decimal | None] = {}  # the totals add exact values, then round
+        open_rows = list_groups(ctx, status="open", exact=exact)
         realized = sum((Decimal(r["realized_pnl"]) for r in ctx.query(
             "SELECT realized_pnl FROM position_groups")), Decimal(0))
-        unknown = [r["id"] for r in open_rows if r["unrealized_pnl_usd"] is None]
-        unrealized = sum((Decimal(r["unrealized_pnl_usd"]) for r in open_rows
-                          if r["unrealized_pnl_usd"] is not None), Decimal(0))
+        unknown = [gid for gid, usd in exact.items() if usd is None]
+        unrealized = sum((usd for usd in exact.values() if usd is not None), Decimal(0))
         base = self._capital_base(ctx)
         total = realized + unrealized
+        show = ctx.display()
         return {
             "total_active_groups": len(open_rows),
             "pool": pool_usage(ctx),
             "queued": queued_by_reason(ctx),
             "pnl": {
-                "realized_usd": num(realized), "unrealized_usd": num(unrealized),
-                "total_usd": num(total), "capital_base_usd": num(base),
-                "total_percent": None if not base else num(total / base * 100),
+                "realized_usd": show.usd(realized), "unrealized_usd": show.usd(unrealized),
+                "total_usd": show.usd(total), "capital_base_usd": show.usd(base),
+                "total_percent": None if not base else show.percent(total / base * 100),
                 # groups whose price is not known yet: their unrealized PnL is not included
                 "unpriced_group_ids": unknown,
             },

@@ -16,10 +16,11 @@ from decimal import Decimal
 
 from actors.group.projection import decode_state
 from actors.pool.queue_actor import decode_payload
-from actors.read.common import OPEN_STATUSES, ReadContext, num
+from actors.read.common import OPEN_STATUSES, ReadContext
+from engine.display import Display
 from engine.group import slots_held as group_slots_held
 from engine.pool import GroupSlots, slots_held
-from engine.queue import QUEUE_REASONS, KeyState, QueueEntry, rank
+from engine.queue import QUEUE_REASONS, KeyState, QueueEntry, RankedEntry, rank
 from engine.queue.entries import Key
 
 
@@ -67,16 +68,24 @@ def queue_view(ctx: ReadContext) -> dict:
     entries = [entry_from_row(q) for q in ctx.query("SELECT * FROM queue_entries")]
     ranked = rank(entries, prices=ctx.prices, live_groups=live_keys(ctx),
                   priority=ctx.cfg.waiting_rule.selection_priority)
-    return {"pool": pool_usage(ctx), "entries": [{
-        "id": r.entry.id, "exchange": r.entry.exchange, "symbol": r.entry.symbol,
-        "timeframe": r.entry.timeframe, "side": r.entry.side, "intent": r.entry.intent,
-        "entry_price": num(r.entry.reference_price), "order_size": num(r.entry.order_size),
-        "size_type": r.entry.size_type, "replacement_count": r.entry.replacement_count,
-        "queued_at": r.entry.queued_at_ms, "updated_at": r.entry.updated_at_ms,
-        "current_price": num(ctx.price(r.entry.symbol)),
-        "current_loss_percent": num(r.loss_percent), "expected_profit_usd": num(r.expected_profit),
-        "continuation": r.continuation, "rank": r.rank, "reason": r.entry.reason,
-    } for r in ranked]}
+    return {"pool": pool_usage(ctx), "entries": [
+        _entry_row(ctx, r, ctx.display(r.entry.exchange, r.entry.symbol)) for r in ranked]}
+
+
+def _entry_row(ctx: ReadContext, r: RankedEntry, show: Display) -> dict:
+    e = r.entry
+    return {
+        "id": e.id, "exchange": e.exchange, "symbol": e.symbol,
+        "timeframe": e.timeframe, "side": e.side, "intent": e.intent,
+        "entry_price": show.price(e.reference_price),
+        "order_size": show.size(e.order_size, e.size_type),
+        "size_type": e.size_type, "replacement_count": e.replacement_count,
+        "queued_at": e.queued_at_ms, "updated_at": e.updated_at_ms,
+        "current_price": show.price(ctx.price(e.symbol)),
+        "current_loss_percent": show.percent(r.loss_percent),
+        "expected_profit_usd": show.usd(r.expected_profit),
+        "continuation": r.continuation, "rank": r.rank, "reason": e.reason,
+    }
 
 
 def queued_by_reason(ctx: ReadContext) -> dict:

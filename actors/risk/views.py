@@ -18,8 +18,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from engine.decimals import HUNDRED
-from engine.group import GroupState, average_entry
-from engine.group.lots import per_unit
+from engine.group import GroupState, average_entry, open_cost, pnl_at
 from engine.group.rules import min_qty
 from engine.precision import order_step
 from engine.risk import NoAction, OffsetPlan, RiskGroupView, RiskPanelRow
@@ -61,7 +60,7 @@ class LiveView:
         self.timer_started_at_ms = state.timer_started_at_ms
         self.avg_entry = avg
         self.open_qty = qty
-        self.cost = avg * qty
+        self.cost = open_cost(state)  # exact: the fills' Σ price × qty
         self.step_size, self.min_qty, self.min_notional = rules[2]
         self.closing = state.status == "closing" or state.close is not None or \
             state.partial is not None
@@ -74,9 +73,9 @@ class LiveView:
         if price is self.price or price == self.price:
             return
         qty = self.open_qty
-        # engine.group.unrealized (SPEC 3.5) on the cached average and quantity
-        usd = per_unit(self.side, price, self.avg_entry) * qty if qty else ZERO
-        self.unrealized_percent = usd / self.cost * HUNDRED if qty else ZERO
+        # engine.group.unrealized (SPEC 3.5) on the cached quantity and cost basis
+        usd = pnl_at(self.side, qty, self.cost, price) if qty else ZERO
+        self.unrealized_percent = usd / self.cost * HUNDRED if qty and self.cost else ZERO
         self.unrealized_usd = usd
         self.price = price
         self._snapshot = None

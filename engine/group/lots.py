@@ -116,22 +116,46 @@ def dust_cost(state: GroupState) -> Decimal:
 # --- read-outs (SPEC 3.5, V12, V13, D17) -----------------------------------------------------
 
 
+def lot_cost(leg: Leg) -> Decimal:
+    """What the open lot cost: its fills' Σ price × qty, exact while the lot is whole; a lot
+    partly sold (or shrunk by a base-asset fee) keeps the share ``open / filled`` of it."""
+    if leg.open_qty == 0 or leg.filled_qty == 0:
+        return ZERO
+    if leg.open_qty == leg.filled_qty:
+        return leg.fill_cost
+    return leg.fill_cost * leg.open_qty / leg.filled_qty
+
+
+def open_cost(state: GroupState) -> Decimal:
+    """Cost basis of the open lots (dust excluded): Σ of their ``lot_cost``."""
+    return sum((lot_cost(leg) for leg in state.legs), ZERO)
+
+
 def average_entry(state: GroupState) -> Decimal | None:
-    """Weighted average fill price of the open lots (dust excluded); None when flat."""
+    """Weighted average fill price of the open lots (dust excluded); None when flat. A value
+    to show: PnL is computed from the cost basis, never from this quotient."""
     qty = state.open_qty
     if qty == 0:
         return None
-    return sum((leg.fill_vwap * leg.open_qty for leg in state.legs), ZERO) / qty
+    return open_cost(state) / qty
+
+
+def pnl_at(side: Side, qty: Decimal, cost: Decimal, price: Decimal) -> Decimal:
+    """Unrealized PnL of ``qty`` bought (long) or sold (short) for ``cost`` in total, at
+    ``price``: ``qty × P − cost`` long, ``cost − qty × P`` short — exact, no division."""
+    value = qty * price
+    return value - cost if side == "long" else cost - value
 
 
 def unrealized(state: GroupState, price: Decimal) -> tuple[Decimal, Decimal]:
-    """(USD, percent) of the open lots at ``price``, fees excluded; (0, 0) when flat."""
-    avg = average_entry(state)
-    if avg is None:
-        return ZERO, ZERO
+    """(USD, percent of the cost basis) of the open lots at ``price``, fees excluded;
+    (0, 0) when flat. The USD figure is exact."""
     qty = state.open_qty
-    usd = per_unit(state.side, price, avg) * qty
-    return usd, usd / (avg * qty) * HUNDRED
+    if qty == 0:
+        return ZERO, ZERO
+    cost = open_cost(state)
+    usd = pnl_at(state.side, qty, cost, price)
+    return usd, (usd / cost * HUNDRED if cost else ZERO)
 
 
 def progress_to_tp(side: Side, fill: Decimal, tp: Decimal, price: Decimal) -> Decimal:

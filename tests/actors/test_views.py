@@ -56,17 +56,17 @@ def v12_group(store) -> RecordedGroup:
     return g
 
 
-@pytest.mark.parametrize("price, progress", [("0.01165", "71"), ("0.01150", "0"),
-                                             ("0.01171", "100")])
+@pytest.mark.parametrize("price, progress", [("0.01165", "70.59"), ("0.01150", "0.00"),
+                                             ("0.01171", "100.00")])
 def test_v12_leg_detail_and_d17_progress(store, price, progress):
     g = v12_group(store)
     prices = {"ABCUSDT": price}
     detail = make_views(store, prices).group(g.id)
     leg = next(x for x in detail["legs"] if x["leg_id"] == "P0-DCA3")
     assert leg["fill_price"] == "0.01153"
-    assert leg["weight_percent"] == "20" and leg["tp_percent"] == "1.5"
+    assert leg["weight_percent"] == "20.00" and leg["tp_percent"] == "1.50"
     assert leg["filled_quantity"] == "16219" and leg["planned_quantity"] == "17346"
-    assert leg["filled_notional"] == "187.00507"
+    assert leg["filled_notional"] == "187.01"  # 187.00507 USDT, shown in cents
     assert leg["tp_price"] == "0.01170" and leg["tp_target"] == "leg"
     assert leg["progress_to_tp"] == progress
     assert leg["label"] == "Open" and leg["entry_state"] == "partially_filled"
@@ -83,10 +83,9 @@ def test_group_row_fields_and_unrealized_pnl(store):
         "side": "long", "status": "partially_filled", "close_reason": None,
         "pyramids_received": 1, "pyramids_max": 5, "legs_filled": 1, "legs_total": 5,
         "avg_entry": "0.01153", "open_quantity": "16219",
-        # (P − avg) × qty and usd / (avg × qty) × 100 (SPEC 3.5)
-        "unrealized_pnl_usd": "1.94628",
-        "unrealized_pnl_percent": str(D("1.94628") / D("187.00507") * 100),
-        "realized_pnl_usd": "0", "fees_usd": "0", "dust_quantity": "0", "tp_mode": "leg",
+        # qty × P − cost = 1.94628 and usd / cost × 100 = 1.0407… (SPEC 3.5), rounded to show
+        "unrealized_pnl_usd": "1.95", "unrealized_pnl_percent": "1.04",
+        "realized_pnl_usd": "0.00", "fees_usd": "0.00", "dust_quantity": "0", "tp_mode": "leg",
         "current_price": "0.01165", "created_at": 1_000_000, "closed_at": None,
         "updated_at": row["updated_at"],
     }
@@ -109,15 +108,16 @@ def test_aggregate_mode_measures_from_average_to_aggregate_target(store):
     g.fill(0, end=True)
     g.fill(1, end=True)
     detail = make_views(store, {"TESTUSDT": "100.24"}).group(g.id)
-    avg = (D("100.00") * D("2.000") + D("99.50") * D("2.010")) / D("4.010")
+    # (100.00 × 2.000 + 99.50 × 2.010) / 4.010 = 99.7493…, shown on the 0.01 tick
     assert detail["status"] == "active"
-    assert detail["avg_entry"] == str(avg)
+    assert detail["avg_entry"] == "99.75"
     assert detail["aggregate_target"] == "100.74"  # round_tick(avg × 1.01) = 100.7468… → 100.74
     for leg in detail["legs"]:
         assert leg["tp_target"] == "aggregate" and leg["tp_price"] == "100.74"
-        assert leg["progress_to_tp"] == "50"  # (100.24 − avg) / (100.74 − avg) = 49.53 %
+        assert leg["progress_to_tp"] == "49.53"  # (100.24 − avg) / (100.74 − avg)
     assert [lot["open_quantity"] for lot in detail["lots"]] == ["2.000", "2.010"]
-    assert detail["lots"][0]["unrealized_pnl_usd"] == "0.48000"  # (100.24 − 100.00) × 2
+    assert detail["lots"][0]["unrealized_pnl_usd"] == "0.48"  # 2 × 100.24 − 200.00
+    assert detail["lots"][1]["cost_basis"] == "200.00"  # 2.010 × 99.50 = 199.995
 
 
 def closed_group(store) -> RecordedGroup:
@@ -136,8 +136,8 @@ def test_closed_group_detail_orders_fills_and_journal(store):
     views = make_views(store, {"TESTUSDT": "101"})
     detail = views.group(g.id)
     assert detail["status"] == "closed" and detail["close_reason"] == "all_legs_tp"
-    assert detail["realized_pnl_usd"] == "1.00000" and detail["closed_at"] is not None
-    assert detail["unrealized_pnl_usd"] == "0"
+    assert detail["realized_pnl_usd"] == "1.00" and detail["closed_at"] is not None
+    assert detail["unrealized_pnl_usd"] == "0.00"
     assert detail["legs"][0]["label"] == "Hit TP" and detail["legs"][0]["progress_to_tp"] is None
     assert [(o["purpose"], o["side"], o["price"]) for o in detail["orders"]] == [
         ("e", "buy", "100.00"), ("t", "sell", "101.00")]
@@ -147,6 +147,21 @@ def test_closed_group_detail_orders_fills_and_journal(store):
     assert "GroupClosed" in kinds and kinds.index("OrderIntended") < kinds.index("LegFilled")
     assert detail["timer"]["started_at"] is None and detail["timer"]["remaining_ms"] is None
     assert views.group(g.id + 1) is None
+
+
+def test_an_orders_fee_is_the_sum_of_its_fills_fees(store):
+    cache_rules(store, TEST)
+    g = RecordedGroup(store, market=TEST, plan=ladder([("0", "100", "1", "100.00", "3.000")],
+                                                       "100", "300"), price="100")
+    g.ack_all()
+    g.fill(0, qty="1.000", fee="0.1")
+    g.fill(0, qty="2.000", fee="0.2", end=True)
+    detail = make_views(store, {"TESTUSDT": "100"}).group(g.id)
+    entry = next(o for o in detail["orders"] if o["purpose"] == "e")
+    assert [f["fee"] for f in detail["fills"]] == ["0.10", "0.20"]
+    assert (entry["fee"], entry["fee_currency"], entry["fees"]) == ("0.30", "USDT",
+                                                                    {"USDT": "0.30"})
+    assert detail["fees_usd"] == "0.30"
 
 
 def signal(symbol="BTCUSDT", tf="15", side="buy", price=60000.0, ts="2025-11-10T12:00:00Z"):
@@ -188,12 +203,13 @@ async def test_queue_ranked_by_loss_with_pool_and_waiting_rows(store):
                                   "replacement_count", "queued_at", "expected_profit_usd",
                                   "reason")} == {
         "exchange": "paper", "timeframe": 15, "side": "long", "entry_price": "200",
-        "replacement_count": 0, "queued_at": NOW, "expected_profit_usd": "9",
+        "replacement_count": 0, "queued_at": NOW, "expected_profit_usd": "9.00",
         "reason": "pool_full"}
     waiting = views.groups(status="waiting")["groups"]
+    # a waiting row is no group: ``id`` is None, ``queue_id`` is its queue entry
     assert [(w["id"], w["queue_id"], w["status"], w["reason"]) for w in waiting] == [
-        (1, 1, "waiting", "pool_full"), (2, 2, "waiting", "pool_full"),
-        (3, 3, "waiting", "precision_missing")]
+        (None, 1, "waiting", "pool_full"), (None, 2, "waiting", "pool_full"),
+        (None, 3, "waiting", "precision_missing")]
     dash = views.dashboard()
     assert dash["queued"]["total"] == 3
     assert dash["queued"]["by_reason"]["pool_full"] == 2
@@ -207,7 +223,7 @@ async def test_filters(store):
     views = make_views(store, {"ABCUSDT": "0.0116"})
 
     def ids(**f):
-        return [(r["status"], r["id"]) for r in views.groups(**f)["groups"]]
+        return [(r["status"], r["id"] or r["queue_id"]) for r in views.groups(**f)["groups"]]
 
     assert ids() == [("waiting", 1), ("partially_filled", v12.id), ("closed", closed.id)]
     assert ids(status="open") == [("partially_filled", v12.id)]
@@ -238,11 +254,12 @@ def test_dashboard_pnl_pool_and_system(store):
     dash = views.dashboard()
     assert dash["total_active_groups"] == 1
     assert dash["pool"] == {"used": 1, "max": 10}
-    assert dash["pnl"]["realized_usd"] == "1.00000"
-    assert dash["pnl"]["unrealized_usd"] == "1.94628"
-    assert dash["pnl"]["total_usd"] == "2.94628"
-    assert D(dash["pnl"]["total_percent"]) == D("0.294628")
-    assert dash["pnl"]["capital_base_usd"] == "1000"
+    # totals add the exact values (1.00000 + 1.94628), then round to show
+    assert dash["pnl"]["realized_usd"] == "1.00"
+    assert dash["pnl"]["unrealized_usd"] == "1.95"
+    assert dash["pnl"]["total_usd"] == "2.95"
+    assert dash["pnl"]["total_percent"] == "0.29"  # 0.294628 %
+    assert dash["pnl"]["capital_base_usd"] == "1000.00"
     assert dash["last_webhook"]["key"] == "paper:ABCUSDT:60"
     assert dash["last_webhook"]["received_at"] == NOW - 10
     assert dash["engine"] == {"status": "running", "error": None}

@@ -73,7 +73,7 @@ async def test_groups_read_from_recorded_rows(eng):
     assert [leg["label"] for leg in detail["legs"]] == ["Open", "Pending"]
     assert detail["legs"][0]["tp_price"] == "101.00"
     assert [o["purpose"] for o in detail["orders"]] == ["e", "e", "t"]
-    assert detail["pyramids"][0]["reference_price"] == "100"
+    assert detail["pyramids"][0]["reference_price"] == "100.00"  # on the 0.01 tick
     assert {"lots", "timer", "events", "fills", "journal"} <= detail.keys()
 
     missing = await client.get(f"/api/groups/{group.id + 1}")
