@@ -112,9 +112,15 @@ def cmd_init(args: argparse.Namespace) -> int:
 
 
 def _secret_store(args: argparse.Namespace) -> SecretStore:
-    """The secret store of the configured data directory (defaults if there is no file yet)."""
+    """The secret store of the configured data directory. Without a configuration file the
+    command is refused — the secrets would land in a data directory no engine reads — unless
+    ``--config`` names the file to come (then its default data directory is used)."""
     store = _store(args)
     if not store.path.exists():
+        if getattr(args, "config", None) is None:
+            raise SecretsError(
+                f"no configuration file at {store.path}: run this where engine.toml is, or "
+                "name it with --config PATH (engine init writes one)")
         return SecretStore(store.data_dir_of(Config()), Config().security)
     cfg, problems = problems_of(load_toml(store.text()))
     where = [p for p in problems if p.path.startswith(("app.data_dir", "security."))]
@@ -124,9 +130,10 @@ def _secret_store(args: argparse.Namespace) -> SecretStore:
 
 
 def _read_value(name: str) -> str:
+    """A prompt on a terminal; from a pipe, its first line without the line end."""
     if sys.stdin.isatty():
         return getpass.getpass(f"{name}: ")
-    return sys.stdin.read().rstrip("\r\n")
+    return sys.stdin.readline().rstrip("\r\n")
 
 
 def _run(action) -> int:

@@ -2,7 +2,8 @@
 admin|operator``, ``engine user passwd NAME`` and ``engine user delete NAME``.
 
 They work on the database of the configured data directory (SQLite allows it while the engine
-runs). Passwords come from stdin when it is not a terminal, else from a prompt asked twice.
+runs). Passwords come from the first line of stdin when it is not a terminal, else from a
+prompt asked twice.
 Exit codes: 0 done, 1 refused (bad input, unknown/existing user, last admin, unusable config).
 """
 
@@ -45,8 +46,10 @@ def _err(message: str) -> None:
 
 
 def _read_password(name: str) -> str:
+    """From a pipe: its first line, without the line end (a second line, e.g. a confirmation
+    written for the prompt, is not part of it). On a terminal: asked twice, compared."""
     if not sys.stdin.isatty():
-        return sys.stdin.read().rstrip("\r\n")
+        return sys.stdin.readline().rstrip("\r\n")
     first = getpass.getpass(f"password for {name}: ")
     if getpass.getpass("again: ") != first:
         raise UserError("password", "the two passwords differ")

@@ -7,7 +7,8 @@ import sys
 
 import pytest
 
-from engine.config import DEFAULT_TOML, SECRET_ENV
+from actors.settings.secrets import SecretStore
+from engine.config import DEFAULT_TOML, SECRET_ENV, Config
 from ops.cli_config import register
 
 HOOK = "hook-secret-0123456789"
@@ -140,6 +141,26 @@ def test_secrets_without_a_config_file_use_the_defaults(tmp_path, monkeypatch):
     config = tmp_path / "engine.toml"
     assert set_secret(monkeypatch, config, "webhook_secret", HOOK) == 0
     assert (tmp_path / "engine_data" / "secrets.enc").exists()
+
+
+def test_secrets_without_a_config_file_and_without_config_are_refused(tmp_path, monkeypatch,
+                                                                       capsys):
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setattr(sys, "stdin", io.StringIO(HOOK + "\n"))
+    assert run("secrets", "set", "webhook_secret") == 1
+    err = capsys.readouterr().err
+    assert f"no configuration file at {tmp_path / 'engine.toml'}" in err and "--config" in err
+    assert not (tmp_path / "engine_data").exists()  # nothing written where no engine reads
+    assert run("secrets", "list") == 1
+
+
+def test_a_piped_secret_is_its_first_line(tmp_path, monkeypatch):
+    config = tmp_path / "engine.toml"
+    config.write_text(DEFAULT_TOML)
+    monkeypatch.setattr(sys, "stdin", io.StringIO(f"{HOOK}\r\n{HOOK}\n"))  # value + confirm
+    assert run("secrets", "set", "webhook_secret", "--config", str(config)) == 0
+    store = SecretStore(tmp_path / "engine_data", Config().security)
+    assert store.get("security.webhook_secret") == HOOK
 
 
 def test_secret_from_a_prompt(tmp_path, monkeypatch):
