@@ -58,8 +58,25 @@ def cmd_backup(args: argparse.Namespace) -> int:
     except BackupError as exc:
         print(f"error: {exc}", file=sys.stderr)
         return EXIT_ERROR
-    print(f"backup written to {dest}")
+    print(f"backup written to {dest} (a gzip-compressed tar archive)")
+    warning = archive_name_warning(dest)
+    if warning:
+        print(f"warning: {warning}", file=sys.stderr)
     return EXIT_OK
+
+
+ARCHIVE_SUFFIXES = (".tar.gz", ".tgz")
+
+
+def archive_name_warning(path: Path) -> str | None:
+    """A backup is always a gzip-compressed tar archive; a name saying otherwise (``x.tar``,
+    ``x.zip``) misleads whoever restores it."""
+    name = path.name
+    if name.lower().endswith(ARCHIVE_SUFFIXES):
+        return None
+    better = name + (".gz" if name.lower().endswith(".tar") else ".tar.gz")
+    return (f"{name} does not end in .tar.gz, but the archive is gzip-compressed tar; "
+            f"rename it {better} so that tools and readers recognise it")
 
 
 def cmd_restore(args: argparse.Namespace) -> int:
@@ -90,7 +107,8 @@ def build_parser() -> argparse.ArgumentParser:
     ver = sub.add_parser("version", help="print the version")
     ver.set_defaults(func=cmd_version)
     backup = sub.add_parser("backup", parents=[common],
-                            help="write engine.toml, a database copy and the logs to PATH")
+                            help="write engine.toml, a database copy and the logs to PATH, a "
+                                 "gzip-compressed tar archive (name it .tar.gz)")
     backup.add_argument("path", metavar="PATH")
     backup.set_defaults(func=cmd_backup)
     restore = sub.add_parser("restore", parents=[common],
