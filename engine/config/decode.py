@@ -8,6 +8,7 @@ An array or table with a bad item also keeps its good items (``partial``, with `
 of the others) so that e.g. the other legs of a ladder are still checked.
 """
 
+import difflib
 import re
 import types
 import typing
@@ -59,6 +60,12 @@ def split(path: str) -> list[str | int]:
     if not parts:
         raise ValueError("empty key path")
     return parts
+
+
+def suggest(key: str, known: typing.Iterable[str]) -> str:
+    """``"; did you mean x?"`` naming the known keys closest to a mistyped one, or ``""``."""
+    close = difflib.get_close_matches(key, list(known), n=3, cutoff=0.6)
+    return f"; did you mean {' or '.join(close)}?" if close else ""
 
 
 def toml_type(value: object) -> str:
@@ -115,7 +122,8 @@ class Decoder:
         for key, item in value.items():
             if key not in fields:
                 # not added to ``bad``: a typo must not hide the checks of the keys beside it
-                self.problems.append(Problem(path=join(path, key), message="unknown key"))
+                self.problems.append(Problem(path=join(path, key),
+                                             message=f"unknown key{suggest(key, fields)}"))
                 continue
             decoded = self.decode(hints[key], item, join(path, key))
             if decoded is BAD:
