@@ -14,6 +14,7 @@ http_host = "127.0.0.1"
 http_port = 8080
 tls_cert_file = ""
 tls_key_file = ""
+public_url = ""                # https://host[:port] TradingView reaches; "" = taken from the browser's address
 quote_currencies = ["USDT"]
 capital_base_usd = 0
 

@@ -35,6 +35,9 @@ RISK_OPS_FIELDS: dict[str, Field] = {
     "app.tls_cert_file": Field(SECURITY, "TLS certificate", "PEM certificate for serving HTTPS "
                                "directly; set together with the key, or leave both empty."),
     "app.tls_key_file": Field(SECURITY, "TLS key", "PEM private key matching the certificate."),
+    "app.public_url": Field(SECURITY, "Public URL", "Address TradingView reaches the engine "
+                            "at (https://host, behind the TLS proxy); the TradingView page "
+                            "builds the webhook URL from it. Empty: the browser's address."),
     "app.quote_currencies": Field(EXCHANGE, "Quote currencies", "Quote assets the engine trades "
                                   "in; each is valued at 1 USD."),
     "app.capital_base_usd": Field(EXCHANGE, "Capital base", "Capital the percentage figures "

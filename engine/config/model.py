@@ -51,6 +51,7 @@ class AppConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     http_port: int = 8080
     tls_cert_file: str = ""
     tls_key_file: str = ""
+    public_url: str = ""
     quote_currencies: tuple[str, ...] = ("USDT",)
     capital_base_usd: Decimal = D(0)
 

@@ -150,6 +150,9 @@ def _app(c: Checker, cfg: Config) -> None:
     except ValueError:
         c.add("app.http_host", f"must be an IP address, got {app.http_host!r}")
     c.between("app.http_port", app.http_port, 1, 65535)
+    if app.public_url and not re.fullmatch(r"https?://[^\s/?#]+(/[^\s?#]*)?", app.public_url):
+        c.add("app.public_url", "must be empty or look like https://host[:port][/path], got "
+              f"{app.public_url!r}")
     if bool(app.tls_cert_file) != bool(app.tls_key_file) and c.ok("app.tls_key_file"):
         c.add("app.tls_cert_file", "tls_cert_file and tls_key_file must both be set or both be empty")
     if not app.quote_currencies:
