@@ -16,6 +16,7 @@ from werkzeug.exceptions import HTTPException
 from actors.handle import EngineHandle
 from web import api_config, api_groups, api_paper, api_status, api_users, auth, live, webhook
 from web import api_risk  # R5: Panel C and the Risk Engine controls
+from web import api_tradingview, docs_route  # /api/tradingview, replay; /docs
 from web.common import ApiError, error_response
 from web.throttle import AuthThrottle
 
@@ -33,6 +34,8 @@ def create_app(handle: EngineHandle) -> QuartTrio:
     app.extensions["webhook_throttle"] = AuthThrottle()
     for blueprint in (auth.bp, api_status.bp, api_config.bp, api_users.bp,
                       api_groups.bp, api_paper.bp, live.bp, api_risk.bp):
+        app.register_blueprint(blueprint)
+    for blueprint in (docs_route.bp, api_tradingview.bp):
         app.register_blueprint(blueprint)
     app.before_request(auth.guard)
 

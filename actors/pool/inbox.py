@@ -88,6 +88,11 @@ class Inbox:
     def count(self, state: str = "accepted") -> int:
         return self.store.query("SELECT count(*) AS n FROM inbox WHERE state = ?", (state,))[0]["n"]
 
+    def get(self, inbox_id: int) -> dict[str, Any] | None:
+        """One inbox row as ``entries`` shows it (None: no such row)."""
+        rows = self.store.query("SELECT * FROM inbox WHERE id = ?", (inbox_id,))
+        return _entry(rows[0]) if rows else None
+
     def entries(self, *, state: str | None = None, cursor: int | None = None,
                 limit: int = 100) -> tuple[list[dict[str, Any]], int | None]:
         """A page of inbox rows, newest first, and the cursor of the next page (None = last)."""
