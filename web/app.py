@@ -16,7 +16,9 @@ from werkzeug.exceptions import HTTPException
 from actors.handle import EngineHandle
 from web import api_config, api_groups, api_paper, api_status, api_users, auth, live, webhook
 from web import api_risk  # R5: Panel C and the Risk Engine controls
-from web import api_tradingview, docs_route  # /api/tradingview, replay; /docs
+from web import console  # the operator console: app shell, /static/, headers
+from web.connections import ShieldedSend
+from web.headers import SecurityHeaders
 from web.common import ApiError, error_response
 from web.throttle import AuthThrottle
 
@@ -26,7 +28,7 @@ log = logging.getLogger("engine.system")
 
 
 def create_app(handle: EngineHandle) -> QuartTrio:
-    app = QuartTrio(__name__)
+    app = QuartTrio(__name__, static_folder=None)  # web/console.py serves /static/
     # a doubled slash (or %2F) must not be redirected to another path — e.g. another user's
     app.url_map.merge_slashes = False
     app.config.update(MAX_CONTENT_LENGTH=MAX_API_BODY, BODY_TIMEOUT=10, JSON_SORT_KEYS=False)
@@ -35,8 +37,7 @@ def create_app(handle: EngineHandle) -> QuartTrio:
     for blueprint in (auth.bp, api_status.bp, api_config.bp, api_users.bp,
                       api_groups.bp, api_paper.bp, live.bp, api_risk.bp):
         app.register_blueprint(blueprint)
-    for blueprint in (docs_route.bp, api_tradingview.bp):
-        app.register_blueprint(blueprint)
+    app.register_blueprint(console.bp)  # last: its catch-all shell route
     app.before_request(auth.guard)
 
     @app.errorhandler(ApiError)
@@ -57,4 +58,5 @@ def create_app(handle: EngineHandle) -> QuartTrio:
 
     # POST /webhook is answered in front of Quart, on the same server (web/webhook.py says why)
     app.asgi_app = webhook.WebhookLane(app.asgi_app, handle, app.extensions["webhook_throttle"])
+    app.asgi_app = SecurityHeaders(ShieldedSend(app.asgi_app))
     return app
