@@ -14,20 +14,19 @@ storage failures propagate (the engine stops).
 from __future__ import annotations
 
 import logging
-from typing import TYPE_CHECKING, Literal
+from typing import Literal, assert_never
 
 import msgspec
 
 from actors.pool import outcomes
+from actors.pool.context import PoolContext
 from actors.pool import router
 from actors.pool.queue_actor import Staged, decode_payload
 from engine.group.messages import CloseGroup
-from engine.queue import QueueEntry, plan_promotion
+from engine.queue import EntryRemoved, QueueEntry, plan_promotion
 
 PAUSED_KEY = "paused"  # meta key: an operator pause survives a restart
 
-if TYPE_CHECKING:
-    from actors.pool.supervisor import Supervisor
 
 log = logging.getLogger("engine.system")
 
@@ -40,7 +39,7 @@ class AdminResult(msgspec.Struct, frozen=True, kw_only=True):
     message: str = ""
 
 
-async def promote(sup: Supervisor) -> None:
+async def promote(sup: PoolContext) -> None:
     """Walk the ranked queue in strict order; promote what fits, one entry at a time (each
     promotion changes the pool and the live keys, so the walk is re-planned after it)."""
     for _ in range(len(sup.queue.entries) + 1):
@@ -66,7 +65,7 @@ async def promote(sup: Supervisor) -> None:
         await execute(sup, first.entry, forced=False, taken=sup.queue.plan_take(first))
 
 
-async def execute(sup: Supervisor, entry: QueueEntry, *, forced: bool, taken: Staged) -> None:
+async def execute(sup: PoolContext, entry: QueueEntry, *, forced: bool, taken: Staged) -> None:
     """Run a promoted entry; its removal from the queue (``taken``) is written with whatever
     the entry did, never before it (a crash in between would lose the accepted signal)."""
     payload = decode_payload(entry.payload)
@@ -78,7 +77,7 @@ async def execute(sup: Supervisor, entry: QueueEntry, *, forced: bool, taken: St
                                forced=forced, taken=taken)
 
 
-async def promote_entry(sup: Supervisor, entry_id: int, *, forced: bool,
+async def promote_entry(sup: PoolContext, entry_id: int, *, forced: bool,
                         user: str | None) -> AdminResult:
     """UI Promote / Force Add (SPEC 6.5), and the reverse's entry taking its freed slot."""
     step, taken, promotion = await sup.queue.plan_promote_one(entry_id, pool=sup.pool_view(),
@@ -92,31 +91,57 @@ async def promote_entry(sup: Supervisor, entry_id: int, *, forced: bool,
                        + (f" by {user}" if user else ""))
 
 
-async def admin(sup: Supervisor, op: str, **args) -> AdminResult:
-    user = args.get("user")
+class CloseGroupOp(msgspec.Struct, frozen=True, kw_only=True, tag=True):
+    group_id: int
+    user: str | None
+
+
+class PromoteOp(msgspec.Struct, frozen=True, kw_only=True, tag=True):
+    """Promote a queue entry; ``forced``: the operator's force-add, past the pool limit."""
+
+    entry_id: int
+    forced: bool
+    user: str | None
+
+
+class RemoveOp(msgspec.Struct, frozen=True, kw_only=True, tag=True):
+    entry_id: int
+    user: str | None
+
+
+class PauseOp(msgspec.Struct, frozen=True, kw_only=True, tag=True):
+    """Pause (``paused=True``) or resume the engine."""
+
+    paused: bool
+    user: str | None
+
+
+AdminOp = CloseGroupOp | PromoteOp | RemoveOp | PauseOp
+
+
+async def admin(sup: PoolContext, op: AdminOp) -> AdminResult:
+    user = op.user
     match op:
-        case "close_group":
-            return await _close_group(sup, int(args["group_id"]), user)
-        case "queue_promote" | "queue_force_add":
-            return await promote_entry(sup, int(args["entry_id"]),
-                                       forced=op == "queue_force_add", user=user)
-        case "queue_remove":
-            entry = sup.queue.find(int(args["entry_id"]))
+        case CloseGroupOp(group_id=group_id):
+            return await _close_group(sup, group_id, user)
+        case PromoteOp(entry_id=entry_id, forced=forced):
+            return await promote_entry(sup, entry_id, forced=forced, user=user)
+        case RemoveOp(entry_id=entry_id):
+            entry = sup.queue.find(entry_id)
             text = f"removed from the queue by {user}"
 
             def marks(step) -> list[outcomes.Mark]:
-                removed = [ev for ev in step.events if type(ev).__name__ == "EntryRemoved"]
+                removed = [ev for ev in step.events if isinstance(ev, EntryRemoved)]
                 return [outcomes.entry_mark(entry, text)] if removed and entry else []
 
-            step = await sup.queue.remove(int(args["entry_id"]), user=user or "",
+            step = await sup.queue.remove(entry_id, user=user or "",
                                           also=outcomes.marking(sup, marks))
-            if entry is None or not step.events or type(step.events[0]).__name__ != "EntryRemoved":
+            if entry is None or not step.events or not isinstance(step.events[0], EntryRemoved):
                 return AdminResult(ok=False, code="not_found", message="not_found")
             outcomes.log_marks(marks(step), None)
             sup.poke("queue_removed")
             return AdminResult(ok=True, message=f"entry {entry.id} removed")
-        case "pause" | "resume":
-            paused = op == "pause"
+        case PauseOp(paused=paused):
             if sup.paused == paused:
                 return AdminResult(ok=True, message=f"already {'paused' if paused else 'running'}")
             def record(conn) -> None:
@@ -134,11 +159,11 @@ async def admin(sup: Supervisor, op: str, **args) -> AdminResult:
                 await sup.promote()
             return AdminResult(ok=True, message="paused" if paused else "running")
         case _:
-            raise ValueError(f"unknown admin operation {op!r}")
+            assert_never(op)
 
 
-async def _close_group(sup: Supervisor, group_id: int, user: str | None) -> AdminResult:
-    slot = sup.groups.get(group_id)
+async def _close_group(sup: PoolContext, group_id: int, user: str | None) -> AdminResult:
+    slot = sup.directory.get(group_id)
     if slot is None:
         known = sup.store.query("SELECT status FROM position_groups WHERE id = ?", (group_id,))
         if not known:

@@ -14,20 +14,19 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from typing import TYPE_CHECKING
 
+from actors.pool.context import PoolContext
+from actors.pool.directory import Slot
 from actors.pool import inbox as inbox_rows
 from actors.pool.queue_actor import Staged, decode_payload
 from engine.group.messages import GroupInput
 from engine.signals import Signal
 
-if TYPE_CHECKING:
-    from actors.pool.supervisor import Slot, Supervisor
 
 log = logging.getLogger("engine.webhook")
 
 
-async def outcome(sup: Supervisor, inbox_id: int | None, state: str, text: str,
+async def outcome(sup: PoolContext, inbox_id: int | None, state: str, text: str,
                   level: int = logging.INFO, sig: Signal | None = None,
                   taken: Staged | None = None) -> None:
     """The signal's visible result: its inbox row (state + text), journaled and logged —
@@ -41,7 +40,7 @@ async def outcome(sup: Supervisor, inbox_id: int | None, state: str, text: str,
         taken.adopt()
 
 
-async def told(sup: Supervisor, slot: Slot, msg: GroupInput, inbox_id: int | None, state: str,
+async def told(sup: PoolContext, slot: Slot, msg: GroupInput, inbox_id: int | None, state: str,
                text: str, level: int = logging.INFO, sig: Signal | None = None,
                taken: Staged | None = None) -> None:
     """``msg`` to the group, its outcome written in the SAME transaction as the group's step:
@@ -57,7 +56,7 @@ async def told(sup: Supervisor, slot: Slot, msg: GroupInput, inbox_id: int | Non
         taken.adopt()
 
 
-def outcome_write(sup: Supervisor, inbox_id: int | None, state: str, text: str,
+def outcome_write(sup: PoolContext, inbox_id: int | None, state: str, text: str,
                    taken: Staged | None):
     if inbox_id is None and taken is None:
         return None
@@ -79,7 +78,7 @@ def outcome_log(level: int, text: str, state: str, inbox_id: int | None,
                                 "data": {"inbox_id": inbox_id}})
 
 
-def mark(conn: sqlite3.Connection, sup: Supervisor, inbox_id: int, state: str, text: str,
+def mark(conn: sqlite3.Connection, sup: PoolContext, inbox_id: int, state: str, text: str,
           now: int) -> None:
     inbox_rows.set_state(conn, inbox_id, state, outcome=text, processed_ms=now)
     sup.store.journal(conn, actor="supervisor", kind="SignalOutcome", key=f"inbox:{inbox_id}",
@@ -95,7 +94,7 @@ def entry_mark(entry, text: str) -> Mark:
             text, logging.INFO)
 
 
-def marking(sup: Supervisor, marks):
+def marking(sup: PoolContext, marks):
     """The queue step's ``also``: its signals' inbox outcomes, in the queue's transaction —
     a crash never leaves an inbox row "queued" that no entry holds any more."""
     now = sup.clock_ms()

@@ -18,12 +18,14 @@ from __future__ import annotations
 
 import logging
 import sqlite3
-from typing import TYPE_CHECKING
 
 import msgspec
 
+from actors.pool.context import PoolContext
+from actors.pool.directory import Slot
 from actors.group import projection
 from actors.pool.queue_actor import Staged, encode_payload
+from actors.market.feed_status import stale_limit_ms
 from actors.pool.outcomes import (
     Mark, entry_mark, log_marks, mark, marking, outcome, told,
 )
@@ -43,24 +45,22 @@ from engine.routing import (
 from engine.signals import Signal
 from engine.types import MarketRules
 
-if TYPE_CHECKING:
-    from actors.pool.supervisor import Slot, Supervisor
 
 log = logging.getLogger("engine.webhook")
 LEVELS = {"info": logging.INFO, "warning": logging.WARNING, "error": logging.ERROR}
 _json = msgspec.json.Encoder(enc_hook=str)
 
 
-def key_of(sup: Supervisor, sig: Signal) -> tuple[str, str, int]:
+def key_of(sup: PoolContext, sig: Signal) -> tuple[str, str, int]:
     return (sup.exchange, sig.symbol, sig.timeframe)
 
 
-def spot(sup: Supervisor) -> bool:
+def spot(sup: PoolContext) -> bool:
     return sup.config.exchange.market_type == "spot"
 
 
 # -- entry point -------------------------------------------------------------------------------
-async def route_signal(sup: Supervisor, inbox_id: int | None, sig: Signal) -> None:
+async def route_signal(sup: PoolContext, inbox_id: int | None, sig: Signal) -> None:
     if not sup.trading:
         raise RuntimeError("signals are processed only after start-up reconciliation")
     match sig.intent:
@@ -81,7 +81,7 @@ async def route_signal(sup: Supervisor, inbox_id: int | None, sig: Signal) -> No
 
 
 # -- entries (signal, the entry half of reverse, promoted queue entries) ----------------------
-async def execute_entry(sup: Supervisor, sig: Signal, inbox_id: int | None, *,
+async def execute_entry(sup: PoolContext, sig: Signal, inbox_id: int | None, *,
                         promoted: bool = False, forced: bool = False,
                         taken: Staged | None = None) -> int | None:
     """Open a group, add a pyramid, or queue: gather the facts, let ``route_entry`` decide,
@@ -90,7 +90,7 @@ async def execute_entry(sup: Supervisor, sig: Signal, inbox_id: int | None, *,
     ``taken``: the staged removal of the queue entry being promoted; every way out writes it
     together with the signal's outcome (one transaction), so a crash keeps the entry queued."""
     key = key_of(sup, sig)
-    slot = sup.live(key)
+    slot = sup.directory.live(key)
     resolved = sup.precision.resolve(sig.symbol, mode=sig.precision_mode)
     known = sup.precision.all_rules() if isinstance(resolved, MetadataMissing) else None
     pool = sup.config.execution_pool
@@ -102,7 +102,7 @@ async def execute_entry(sup: Supervisor, sig: Signal, inbox_id: int | None, *,
                        count_dca_toward_pool=pool.count_dca_toward_pool),
         rules=resolved, symbol_unknown=bool(known) and sig.symbol not in known,
         exchange=sup.exchange, current_price=current_price(sup, sig.symbol),
-        key_failed=key in sup.failed_keys, paused=sup.paused, promoted=promoted, forced=forced))
+        key_failed=key in sup.directory.failed_keys, paused=sup.paused, promoted=promoted, forced=forced))
     if route.rules_used and resolved.warning:
         logging.getLogger("engine.precision").warning(resolved.warning, extra={
             "event": "precision_fallback", "symbol": sig.symbol})
@@ -139,7 +139,7 @@ def _replacement(slot: Slot) -> PyramidPlan:
                        notional=last.notional, signal_ts_ms=last.signal_ts_ms, legs=legs)
 
 
-def current_price(sup: Supervisor, symbol: str):
+def current_price(sup: PoolContext, symbol: str):
     latest = sup.market.price(symbol)
     return None if latest is None else latest[0]
 
@@ -153,7 +153,7 @@ def snapshot_of(grid: GridSettings) -> GridSnapshot:
                         pyramid_specific_levels=dict(grid.pyramid_specific_levels))
 
 
-def group_context(sup: Supervisor, symbol: str, rules: MarketRules | None = None) -> GroupContext:
+def group_context(sup: PoolContext, symbol: str, rules: MarketRules | None = None) -> GroupContext:
     cfg = sup.config
     if rules is None:
         resolved = sup.precision.resolve(symbol)
@@ -165,10 +165,11 @@ def group_context(sup: Supervisor, symbol: str, rules: MarketRules | None = None
         evaluate_interval_ms=risk.evaluate_interval_sec * 1000,
         engine_max_slippage_percent=risk.max_slippage_percent,
         slippage_action=risk.slippage_action, timer_start_condition=risk.timer_start_condition,
-        reset_timer_on_replacement=risk.reset_timer_on_replacement)
+        reset_timer_on_replacement=risk.reset_timer_on_replacement,
+        price_max_age_ms=stale_limit_ms(cfg))
 
 
-def _fallback(sup: Supervisor, symbol: str) -> MarketRules:
+def _fallback(sup: PoolContext, symbol: str) -> MarketRules:
     """A running group whose metadata vanished keeps trading on the configured fallback
     rules (its ladder was validated when it was placed)."""
     fb = sup.config.precision.fallback_rules
@@ -177,7 +178,7 @@ def _fallback(sup: Supervisor, symbol: str) -> MarketRules:
                        min_notional=fb.min_notional)
 
 
-async def create_group(sup: Supervisor, sig: Signal, inbox_id: int | None, plan: LadderPlan,
+async def create_group(sup: PoolContext, sig: Signal, inbox_id: int | None, plan: LadderPlan,
                        grid: GridSettings, rules: MarketRules,
                        taken: Staged | None = None) -> None:
     """One transaction: the group row (its id), pyramid 0 recorded with every leg ``pending``,
@@ -215,7 +216,7 @@ async def create_group(sup: Supervisor, sig: Signal, inbox_id: int | None, plan:
     sup.start_group(step.state, grid, initial=step)
 
 
-async def enqueue(sup: Supervisor, sig: Signal, inbox_id: int | None, reason: QueueReason,
+async def enqueue(sup: PoolContext, sig: Signal, inbox_id: int | None, reason: QueueReason,
                   grid: GridSettings, taken: Staged | None = None) -> int | None:
     """Queue the signal; a promoted entry that cannot run goes back as a new entry in the same
     commit as its removal (``taken``)."""
@@ -234,7 +235,7 @@ async def enqueue(sup: Supervisor, sig: Signal, inbox_id: int | None, reason: Qu
         signal_timestamp_ms=sig.timestamp_ms, expected_profit=expected_profit(notional, levels),
         entry_legs=len(levels))
     before = {e.id: e for e in sup.queue.for_key(key)}
-    live = sup.live(key)
+    live = sup.directory.live(key)
 
     def marks(step) -> list[Mark]:
         """Every signal this queue step decides: the new one and those it replaces."""
@@ -270,10 +271,10 @@ async def enqueue(sup: Supervisor, sig: Signal, inbox_id: int | None, reason: Qu
 
 
 # -- exit, reduce, reverse -------------------------------------------------------------------
-async def _exit(sup: Supervisor, sig: Signal, inbox_id: int | None, *, reason: str) -> bool:
+async def _exit(sup: PoolContext, sig: Signal, inbox_id: int | None, *, reason: str) -> bool:
     """Close the key's live group and drop its queued entries; True when a group was told."""
     key = key_of(sup, sig)
-    slot = sup.live(key)
+    slot = sup.directory.live(key)
     if slot is not None and not slot.crashed:
         # recorded before the outcome below: a crash in between re-runs the exit (idempotent)
         await slot.actor.command(CloseGroup(reason=reason,
@@ -299,8 +300,8 @@ async def _exit(sup: Supervisor, sig: Signal, inbox_id: int | None, *, reason: s
     return slot is not None
 
 
-async def _reduce(sup: Supervisor, sig: Signal, inbox_id: int | None) -> None:
-    slot = sup.live(key_of(sup, sig))
+async def _reduce(sup: PoolContext, sig: Signal, inbox_id: int | None) -> None:
+    slot = sup.directory.live(key_of(sup, sig))
     if slot is None or slot.crashed:
         await outcome(sup, inbox_id, "processed", "reduce ignored: no live group", sig=sig)
         return
@@ -312,9 +313,9 @@ async def _reduce(sup: Supervisor, sig: Signal, inbox_id: int | None) -> None:
         f"reduce sent to group {slot.group_id}", sig=sig)
 
 
-async def _reverse(sup: Supervisor, sig: Signal, inbox_id: int | None) -> None:
+async def _reverse(sup: PoolContext, sig: Signal, inbox_id: int | None) -> None:
     """Exit, then the entry takes the freed slot before anything queued (SPEC 2.7, 6.4)."""
-    slot = sup.live(key_of(sup, sig))
+    slot = sup.directory.live(key_of(sup, sig))
     told = await _exit(sup, sig, inbox_id, reason="reverse")
     if sig.side == "short" and spot(sup):
         await outcome(sup, inbox_id, "processed", "exit part of reverse done; short entry "
@@ -326,4 +327,4 @@ async def _reverse(sup: Supervisor, sig: Signal, inbox_id: int | None) -> None:
     reason: QueueReason = "opposite_side" if slot.state.side != sig.side else "group_closing"
     entry_id = await enqueue(sup, sig, inbox_id, reason, sup.grid_for(slot.key))
     if entry_id is not None:
-        sup.reserved[slot.group_id] = entry_id
+        sup.directory.reserved[slot.group_id] = entry_id

@@ -25,23 +25,25 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
-from typing import Literal, Protocol
+from typing import assert_never
 
 import msgspec
 import trio
 
 from actors.pool import operator_actions as pool_actions
 from actors.pool import router
-from actors.pool.operator_actions import PAUSED_KEY, AdminResult
+from actors.pool.context import Precision
+from actors.pool.directory import GroupDirectory, Slot
+from actors.pool.operator_actions import PAUSED_KEY, AdminOp, AdminResult
 from actors.group.actor import FreeBalance, GroupActor, SlotReleased
 from actors.group.projection import load_live_states
 from actors.pool.queue_actor import QueueActor
 from actors.store.writer import StorageError, Store, WriterClosed
 from engine.config import Config
 from engine.grid_settings import GridSettings, effective_grid
-from engine.group import GroupContext, GroupState, slots_held
+from engine.group import GroupContext, GroupState
 from engine.messages import ConfigChanged, SignalAccepted
-from engine.precision import MetadataMissing, ResolvedRules
+from engine.precision import ResolvedRules
 from engine.queue import Key, KeyState, PoolView
 
 log = logging.getLogger("engine.system")
@@ -68,9 +70,8 @@ class PromoteTick(msgspec.Struct, frozen=True, kw_only=True, tag=True):
 class AdminRequest:
     """An operator action and its answer (not a journal body: it carries a reply event)."""
 
-    def __init__(self, op: str, **args: object):
+    def __init__(self, op: AdminOp):
         self.op = op
-        self.args = args
         self.done = trio.Event()
         # what the caller hears when the engine stops before the action finishes: not a
         # refusal — part of it may have taken effect (HTTP 503, look again after the start)
@@ -78,27 +79,9 @@ class AdminRequest:
             "the engine stopped before the action finished; it may have taken effect"))
 
 
-class Precision(Protocol):
-    def resolve(self, symbol: str, *, mode: Literal["auto", "force"] = "auto"
-                ) -> ResolvedRules | MetadataMissing: ...
-
-    def all_rules(self) -> dict: ...
-
-
-class Slot:
-    """One registered group: its actor (the state's owner), key and grid snapshot."""
-
-    def __init__(self, actor: GroupActor, grid: GridSettings):
-        self.actor = actor
-        self.grid = grid
-        self.crashed = False
-        s = actor.state
-        self.group_id = s.group_id
-        self.key: Key = (s.exchange, s.symbol, s.timeframe)
-
-    @property
-    def state(self) -> GroupState:
-        return self.actor.state
+# Everything that reaches the supervisor's inbox; ``_dispatch`` matches it exhaustively.
+SupervisorInput = (SignalAccepted | SlotReleased | PromoteTick | GroupCrashed | GroupStopped
+                   | ConfigChanged | AdminRequest)
 
 
 class Supervisor:
@@ -121,11 +104,8 @@ class Supervisor:
         self._on_symbols = on_symbols
         self._on_change = on_change  # the UI hub's touch(topic): coalesced, never blocks
         self._free_balance = free_balance  # the groups' spot close cap (SPEC 4.7 step 3)
-        self.inbox, self._receive = trio.open_memory_channel[object](INBOX_SIZE)
-        self.groups: dict[int, Slot] = {}
-        self.by_key: dict[Key, int] = {}
-        self.failed_keys: set[Key] = set()
-        self.reserved: dict[int, int] = {}  # reversing group id → queue entry taking its slot
+        self.inbox, self._receive = trio.open_memory_channel[SupervisorInput](INBOX_SIZE)
+        self.directory = GroupDirectory()
         self.paused = False
         self.trading = False  # signals and promotions wait for start-up reconciliation
         self._tick_pending = False
@@ -173,11 +153,11 @@ class Supervisor:
             await trio.sleep(PROMOTE_EVERY_S)
             self.poke("timer")
 
-    async def _handle(self, msg: object) -> None:
+    async def _handle(self, msg: SupervisorInput) -> None:
         await self._dispatch(msg)
         self._on_change("queue")  # the hub coalesces: one touch per message is cheap
 
-    async def _dispatch(self, msg: object) -> None:
+    async def _dispatch(self, msg: SupervisorInput) -> None:
         match msg:
             case SignalAccepted():
                 await router.route_signal(self, msg.inbox_id, msg.signal)
@@ -189,20 +169,20 @@ class Supervisor:
             case GroupCrashed():
                 await self._crashed(msg)
             case GroupStopped():
-                self.groups.pop(msg.group_id, None)
+                self.directory.unregister(msg.group_id)
             case ConfigChanged():
                 self.reconfigure(msg.config)
                 await self.promote()
             case AdminRequest():
                 try:
-                    msg.result = await pool_actions.admin(self, msg.op, **msg.args)
+                    msg.result = await pool_actions.admin(self, msg.op)
                 finally:
                     msg.done.set()
             case _:
-                raise TypeError(f"supervisor cannot handle {msg!r}")
+                assert_never(msg)
 
-    async def request(self, op: str, **args: object) -> AdminResult:
-        req = AdminRequest(op, **args)
+    async def request(self, op: AdminOp) -> AdminResult:
+        req = AdminRequest(op)
         await self.inbox.send(req)
         await req.done.wait()
         return req.result
@@ -232,18 +212,15 @@ class Supervisor:
     # -- pool -----------------------------------------------------------------------------
     def used(self) -> int:
         pool = self.config.execution_pool
-        return sum(slots_held(s.state, count_pyramids=pool.count_pyramids_toward_pool,
-                              count_dca=pool.count_dca_toward_pool) for s in self.groups.values())
-
-    def live(self, key: Key) -> Slot | None:
-        gid = self.by_key.get(key)
-        return None if gid is None else self.groups.get(gid)
+        return self.directory.used(count_pyramids=pool.count_pyramids_toward_pool,
+                                   count_dca=pool.count_dca_toward_pool)
 
     def pool_view(self) -> PoolView:
         pool = self.config.execution_pool
-        live = {key: KeyState(side=self.groups[gid].state.side,
-                              closing=self.groups[gid].state.status == "closing")
-                for key, gid in self.by_key.items() if gid in self.groups}
+        groups, by_key = self.directory.groups, self.directory.by_key
+        live = {key: KeyState(side=groups[gid].state.side,
+                              closing=groups[gid].state.status == "closing")
+                for key, gid in by_key.items() if gid in groups}
         symbols = {e.symbol for e in self.queue.entries}
         with_rules = frozenset(s for s in symbols if isinstance(
             self.precision.resolve(s), ResolvedRules))
@@ -266,9 +243,7 @@ class Supervisor:
                            on_events=lambda state, events: self.on_group_events(state, events),
                            free_balance=self._free_balance)
         slot = Slot(actor, grid)
-        self.groups[slot.group_id] = slot
-        if not actor.ended:
-            self.by_key[slot.key] = slot.group_id
+        self.directory.register(slot, live=not actor.ended)
         assert self._nursery is not None
         self._nursery.start_soon(self._run_group, slot, initial)
         return slot
@@ -296,11 +271,10 @@ class Supervisor:
         self.inbox.send_nowait(GroupStopped(group_id=slot.group_id))
 
     async def _crashed(self, msg: GroupCrashed) -> None:
-        slot = self.groups.get(msg.group_id)
+        slot = self.directory.get(msg.group_id)
         if slot is None:
             return
-        slot.crashed = True
-        self.failed_keys.add(slot.key)
+        self.directory.fail(slot)
 
         def write(conn):
             self.store.journal(conn, actor="supervisor", kind="GroupFailed",
@@ -311,7 +285,7 @@ class Supervisor:
 
     def deliver(self, group_id: int, msg: object) -> None:
         """The gateway's outcomes to the owning actor (never blocks)."""
-        slot = self.groups.get(group_id)
+        slot = self.directory.get(group_id)
         if slot is None or slot.crashed:
             log.warning("order update for a group that is not running", extra={
                 "event": "update_unrouted", "group_id": group_id,
@@ -320,13 +294,11 @@ class Supervisor:
         slot.actor.deliver(msg)
 
     async def _released(self, msg: SlotReleased) -> None:
-        slot = self.groups.get(msg.group_id)
-        if slot is not None and self.by_key.get(slot.key) == msg.group_id:
-            del self.by_key[slot.key]
+        self.directory.release_key(msg.group_id)
         log.info(f"group {msg.group_id} {msg.status}: slot released", extra={
             "event": "slot_released", "group_id": msg.group_id,
             "data": {"used": self.used(), "max": self.config.execution_pool.max_open_groups}})
-        entry_id = self.reserved.pop(msg.group_id, None)
+        entry_id = self.directory.reserved.pop(msg.group_id, None)
         if entry_id is not None and self.trading:
             await pool_actions.promote_entry(self, entry_id, forced=False, user=None)
         await self.promote()
@@ -336,6 +308,6 @@ class Supervisor:
         self._on_status("paused" if paused else "running")
 
     def _publish_symbols(self) -> None:
-        symbols = {s.key[1] for s in self.groups.values() if not s.actor.ended}
+        symbols = {s.key[1] for s in self.directory.slots() if not s.actor.ended}
         symbols |= {e.symbol for e in self.queue.entries}
         self._on_symbols(symbols)

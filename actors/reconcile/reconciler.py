@@ -312,7 +312,7 @@ async def reconcile_at_start(core: Any) -> ReconcileReport:
     supervisor's restored groups. The reconciler is left on ``core.reconciler`` for the
     periodic pass (``nursery.start(core.reconciler.run_periodic)``)."""
     core.reconciler = Reconciler(
-        port=core.port, store=core.store, groups=core.supervisor.groups, gateway=core.gateway,
+        port=core.port, store=core.store, groups=core.supervisor.directory.groups, gateway=core.gateway,
         instance=core.instance, clock=core.clock, rules=core.precision.rules,
         market_type=core.config.exchange.market_type, on_price=core.market.on_price)
     return await core.reconciler.startup()

@@ -110,7 +110,7 @@ class RiskActor:
         self._engine_running = engine_running or (
             lambda: supervisor.trading and not supervisor.paused)
         self.blocked, self.skip_once = audit.load_flags(store)
-        self.executor = execution.PlanExecutor(group=lambda gid: supervisor.groups.get(gid),
+        self.executor = execution.PlanExecutor(group=supervisor.directory.get,
                                                save=self.save)
         self.status = "idle"
         self.last_cycle: dict[str, Any] | None = None
@@ -206,7 +206,7 @@ class RiskActor:
 
     def _build(self, prices: dict[str, Decimal]):
         market_close = self.settings.slippage_action == "warn"
-        return self._views.build(self.supervisor.groups.values(), prices, self._rules,
+        return self._views.build(self.supervisor.directory.slots(), prices, self._rules,
                                  blocked=self.blocked, skip_once=self.skip_once,
                                  market_close=market_close)
 

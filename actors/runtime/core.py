@@ -1,8 +1,8 @@
 """The engine core: the trading-side actors, started in the SPEC 8.5 order under one nursery.
 
 Owns: the exchange port, the precision refresher, market data, the order gateway, the
-supervisor (with the group actors and the queue actor), the stream actor, the inbox worker, and
-the forwarding of ``ConfigChanged`` to them; ``EngineCore`` is what the handle's engine
+supervisor (with the group actors and the queue actor), the stream actor, the inbox worker, the
+equity snapshots (``actors/analytics/snapshots.py``), and the forwarding of ``ConfigChanged`` to them; ``EngineCore`` is what the handle's engine
 operations call (``handle.core``).
 Receives: the running ``Config``, the ``Store``, the ``EngineHandle`` (its ``signals`` and
 ``config_changes`` channels), the ``SecretStore``; from the root: cancellation at shutdown.
@@ -25,13 +25,15 @@ from typing import Any
 
 import trio
 
+from actors.analytics.snapshots import EquitySnapshots
 from actors.runtime.clock import EngineClock
 from actors.exchange.factory import build_port
 from actors.exchange.port import ExchangeError, ExchangePort
 from actors.market.health import ExchangeHealth, MonitoredPort
 from actors.orders.gateway import OrderGateway
 from actors.market.prices import MarketData
-from actors.pool.operator_actions import AdminResult
+from actors.market.services import MarketServices
+from actors.pool.operator_actions import AdminResult, CloseGroupOp, PauseOp, PromoteOp, RemoveOp
 from actors.market.precision import PrecisionActor
 from actors.pool.queue_actor import QueueActor
 from actors.risk.actor import RiskActor
@@ -65,6 +67,7 @@ class EngineCore:
         self.queue = QueueActor(store=store, clock_ms=clock.now_ms)
         self.gateway_send, self._gateway_receive = trio.open_memory_channel(GATEWAY_INBOX)
         self.stream: StreamActor | None = None
+        self.services: Any = None  # actors/market/services.py, set by run_core
         self.supervisor = Supervisor(
             config=config, store=store, instance=self.instance, gateway=self.gateway_send,
             market=self.market, precision=self.precision, queue=self.queue,
@@ -74,9 +77,25 @@ class EngineCore:
         self.risk = RiskActor(store=store, supervisor=self.supervisor, market=self.market,
                               clock_ms=clock.now_ms, on_change=lambda: on_change("risk"))
         self.supervisor.on_group_events = self.risk.on_group_events
+        # SPEC 11.3: equity every 5 minutes and at day boundaries of the engine clock
+        self.snapshots = EquitySnapshots(
+            store=store, config=lambda: self.config, now_ms=clock.now_ms,
+            feed_mode=clock.mode == "feed", prices=self.prices,
+            on_change=lambda: on_change("analytics"))
         self.gateway = OrderGateway(
             port=port, store=store, instance=self.instance, deliver=self.supervisor.deliver,
-            clock_ms=clock.now_ms, on_invalid_order=self.precision.request_refresh)
+            clock_ms=clock.now_ms, on_invalid_order=self.precision.request_refresh,
+            price_of=self._price_of, priority=config.exchange.order_priority,
+            alert_after_ms=lambda: int(self.config.exchange.protective_wait_alert_sec * 1000))
+
+    def _price_of(self, symbol: str) -> Decimal | None:
+        """The newest price of ``symbol`` (the gateway's line drops stale entry legs)."""
+        latest = self.market.price(symbol)
+        return None if latest is None else latest[0]
+
+    def _on_feed_time(self, ts_ms: int) -> None:
+        self.clock.on_feed_time(ts_ms)
+        self.snapshots.on_feed_time(self.clock.now_ms())
 
     async def free_balance(self, asset: str) -> Decimal | None:
         """The free balance of ``asset`` now; None when the exchange cannot say (logged)."""
@@ -90,14 +109,22 @@ class EngineCore:
         return held.free if held is not None else Decimal(0)
 
     def _watch(self, symbols: set[str]) -> None:
+        if self.services is not None:  # the paper live feed and the chart's price history
+            self.services.follow(symbols)
         # The paper exchange streams every symbol in-process (an empty set): a resubscription
         # would only open a gap in its order updates.
         if self.stream is not None and self.config.exchange.name != "paper":
             self.stream.set_symbols(symbols)
 
+    def _on_price(self, update: Any) -> None:
+        self.market.on_price(update)
+        if self.services is not None:
+            self.services.observe(update)
+
     # -- the start sequence (SPEC 8.5) --------------------------------------------------------
     async def start(self, nursery: trio.Nursery, *, signals: trio.MemoryReceiveChannel | None,
                     pending: list[SignalAccepted], reconcile=None) -> None:
+        await nursery.start(self.snapshots.run)  # first: it may rebuild the roll-ups
         await nursery.start(self.precision.run)
         await nursery.start(self.gateway.run, self._gateway_receive)
         self.queue.restore()
@@ -108,9 +135,9 @@ class EngineCore:
             if periodic is not None:
                 await nursery.start(periodic.run_periodic)
         self.stream = StreamActor(port=self.port, on_order=self.gateway.on_update,
-                                  on_price=self.market.on_price, health=self.health,
+                                  on_price=self._on_price, health=self.health,
                                   clock_ms=self.clock.now_ms,
-                                  on_feed_time=self.clock.on_feed_time
+                                  on_feed_time=self._on_feed_time
                                   if self.clock.mode == "feed" else None)
         await nursery.start(self.stream.run)
         self.precision.subscribe(self.supervisor.on_precision)
@@ -139,20 +166,23 @@ class EngineCore:
 
     # -- engine operations for the handle ---------------------------------------------------
     async def close_group(self, group_id: int, *, user: str | None) -> AdminResult:
-        return await self.supervisor.request("close_group", group_id=group_id, user=user)
+        return await self.supervisor.request(CloseGroupOp(group_id=group_id, user=user))
 
     async def queue_action(self, entry_id: int, action: str, *, user: str | None) -> AdminResult:
-        ops = {"promote": "queue_promote", "force_add": "queue_force_add",
-               "remove": "queue_remove"}
-        if action not in ops:
-            raise ValueError(f"action: expected promote, force_add or remove, got {action!r}")
-        return await self.supervisor.request(ops[action], entry_id=entry_id, user=user)
+        match action:
+            case "promote" | "force_add":
+                op = PromoteOp(entry_id=entry_id, forced=action == "force_add", user=user)
+            case "remove":
+                op = RemoveOp(entry_id=entry_id, user=user)
+            case _:
+                raise ValueError(f"action: expected promote, force_add or remove, got {action!r}")
+        return await self.supervisor.request(op)
 
     async def pause(self, *, user: str | None) -> AdminResult:
-        return await self.supervisor.request("pause", user=user)
+        return await self.supervisor.request(PauseOp(paused=True, user=user))
 
     async def resume(self, *, user: str | None) -> AdminResult:
-        return await self.supervisor.request("resume", user=user)
+        return await self.supervisor.request(PauseOp(paused=False, user=user))
 
     def prices(self) -> dict:
         return {symbol: price for symbol, (price, _) in self.market.prices().items()}
@@ -231,7 +261,8 @@ async def run_core(*, config: Config, store: Store, handle: Any, secrets: Any,
     if port is None:
         health = ExchangeHealth(clock.wall_ms)
         port = MonitoredPort(build_port(config, secrets, store, clock, base_dir=base_dir,
-                                        masker=getattr(handle, "masker", None)), health)
+                                        masker=getattr(handle, "masker", None)), health,
+                             observer=getattr(handle, "metrics", None))  # /metrics hooks
     if reconcile is None:
         reconcile = _configured_reconciler()
 
@@ -242,7 +273,15 @@ async def run_core(*, config: Config, store: Store, handle: Any, secrets: Any,
     core = EngineCore(config=config, store=store, port=port, clock=clock, set_status=set_status,
                       on_change=handle.touch if handle is not None else lambda topic: None)
     try:
+        core.services = MarketServices(
+            config=config, store=store, port=port, market=core.market, clock=clock,
+            running_config=lambda: core.config, base_dir=base_dir, health=core.health,
+            group=handle.group_view if handle is not None else lambda group_id: None)
         async with trio.open_nursery() as nursery:
+            await nursery.start(core.services.run)
+            if handle is not None:  # the web's market services (actors/market/)
+                handle.price_feed = core.services.feed_status
+                handle.charts = core.services.charts
             pending = handle.inbox.pending() if handle is not None else []
             await core.start(nursery, signals=getattr(handle, "signals", None), pending=pending,
                              reconcile=reconcile)
@@ -256,7 +295,7 @@ async def run_core(*, config: Config, store: Store, handle: Any, secrets: Any,
                 handle.hub.set_builder("risk", core.risk.panel)
                 handle.status = "paused" if core.supervisor.paused else "running"
             log.info("engine core running", extra={"event": "core_running", "data": {
-                "groups": len(core.supervisor.groups), "queued": len(core.queue.entries)}})
+                "groups": len(core.supervisor.directory.groups), "queued": len(core.queue.entries)}})
             task_status.started(core)
     finally:
         with trio.CancelScope(shield=True):

@@ -96,7 +96,7 @@ async def test_restored_state_column_round_trips(tmp_path, autojump_clock):
     async with running(tmp_path / "e.db") as kit:
         await kit.send(signal())
         await kit.price("99.4")
-        live = kit.sup.groups[1].state
+        live = kit.sup.directory.groups[1].state
         stored = decode_state(kit.store.query("SELECT state FROM position_groups")[0]["state"])
         assert stored == live
 
@@ -135,7 +135,7 @@ async def test_a_stopped_actor_releases_queued_commands_and_refuses_later_ones(
 
     async with running(tmp_path / "e.db") as kit:
         await kit.send(signal())
-        actor = kit.sup.groups[1].actor
+        actor = kit.sup.directory.groups[1].actor
         answers: list[bool] = []
         async with trio.open_nursery() as nursery:
             # a trade naming a leg the group does not have (a bug: the reducer refuses it),

@@ -22,7 +22,7 @@ MANUAL = {"enable_post_full_wait": False, "evaluate_interval_sec": 86_400,
 def fresh_views(kit, prices):
     """Views of the running groups built by a new cache: nothing carried over."""
     risk = kit.core.risk
-    views = ViewCache().build(kit.sup.groups.values(), prices, risk._rules,
+    views = ViewCache().build(kit.sup.directory.groups.values(), prices, risk._rules,
                               blocked=risk.blocked, skip_once=risk.skip_once,
                               market_close=risk.settings.slippage_action == "warn")
     return [v.snapshot() for v in views]

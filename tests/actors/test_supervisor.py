@@ -246,7 +246,7 @@ async def test_pyramids_sent_faster_than_the_actor_decides_get_their_own_indexes
                                                      source_ip=None, signal=sig))
             ids.append(inbox_id)
         await kit.settle()
-        assert not kit.sup.failed_keys
+        assert not kit.sup.directory.failed_keys
         assert [kit.inbox_row(i)["outcome"] for i in ids] == [
             "pyramid 1 sent to group 1", "pyramid 2 sent to group 1", "duplicate entry signal"]
         assert kit.groups()[0]["pyramid_count"] == 3

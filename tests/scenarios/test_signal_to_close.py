@@ -36,10 +36,10 @@ async def test_restart_restores_groups_and_trading_continues_without_duplicates(
     async with running(db) as kit:
         await kit.send(signal())
         await kit.price("99.4")  # DCA0, DCA1 filled; TPs rest
-        before = kit.sup.groups[1].state
+        before = kit.sup.directory.groups[1].state
         orders_before = _cids(kit)
     async with running(db, prices={"LTCUSDT": "99.4"}) as kit:
-        assert kit.sup.groups[1].state == before  # restored from the state column
+        assert kit.sup.directory.groups[1].state == before  # restored from the state column
         assert _cids(kit) == orders_before  # nothing re-sent at start
         await kit.price("99.99")  # DCA1's TP
         await kit.price("97.9")  # DCA2..4 fill, their TPs are placed
@@ -66,7 +66,7 @@ async def test_a_fill_while_the_engine_was_down_is_booked_at_start(tmp_path, aut
         await kit.send(signal())  # DCA0 filled at 100; its TP rests at 101
     # the engine is down; the market trades through DCA1 (99.50) and DCA0's TP stays
     async with running(db, prices={"LTCUSDT": "99.4"}) as kit:
-        state = kit.sup.groups[1].state
+        state = kit.sup.directory.groups[1].state
         assert state.leg(0, 1).filled_qty == D("2.01")  # booked by start-up reconciliation
         assert ("sell", "99.99", "2.01") in kit.open_orders()  # and its TP placed
         assert max(_cids(kit).values()) == 1

@@ -90,7 +90,7 @@ def read_facts(db: Path, *, exchange_state: dict, placements, rules, supervisor=
     if supervisor is not None:
         facts.used = supervisor.used()
         facts.max_open = supervisor.config.execution_pool.max_open_groups
-        facts.live_keys = dict(supervisor.by_key)
+        facts.live_keys = dict(supervisor.directory.by_key)
     return facts
 
 
