@@ -24,7 +24,7 @@ import sqlite3
 import tomllib
 from collections.abc import Callable, Mapping
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import msgspec
 import trio
@@ -50,6 +50,12 @@ from engine.masking import Masker, mask_webhook_body
 from engine.messages import ConfigChanged, SignalAccepted
 from engine.signals import Signal
 from engine.types import MarketRules
+
+if TYPE_CHECKING:
+    from actors.settings.backup_download import BackupDownload
+    from actors.settings.config_files import ConfigFiles
+    from actors.settings.ladder_previewer import LadderPreviewer
+    from actors.settings.secret_admin import SecretAdmin
 
 __all__ = ["ActionRefused", "ConfigRefused", "EngineHandle", "HubClosed", "IntakeUnavailable",
            "LastAdmin", "LoginRefused", "Session", "UnknownUser", "UserError", "UserExists",
@@ -81,6 +87,12 @@ def engine_version() -> str:
 
 
 class EngineHandle:
+    # The Settings page services, one attribute each, attached by actors/runtime/settings_services
+    config_files: ConfigFiles  # catalogue, export, import, reset, version restore
+    ladder_preview: LadderPreviewer  # the Live Preview's ladder for a draft
+    secret_admin: SecretAdmin  # write-only secrets, generated webhook secret, exchange test
+    backups: BackupDownload  # the streamed backup archive
+
     def __init__(self, *, store: Store, config_store: ConfigStore, secrets: SecretStore,
                  masker: Masker, clock_ms: Callable[[], int],
                  password_hasher: PasswordHasher | None = None,

@@ -195,6 +195,33 @@ def plan_pyramid(
     above the reference. With ``entry_order_type = "market"`` DCA0 is a market order valued at
     ``current_price``; the other legs are re-anchored on its fill with ``reanchor_legs``.
     """
+    legs, problems = preview_pyramid(
+        settings, pyramid=pyramid, side=side, reference=reference, notional=notional,
+        rules=rules, current_price=current_price, enforce=enforce, open_orders=open_orders)
+    if problems:
+        failed = sorted({p.leg for p in problems if p.leg is not None})
+        names = ", ".join(f"DCA{i}" for i in failed) or "ladder"
+        rules_hit = ", ".join(sorted({p.rule for p in problems}))
+        return PlanRejected(reason=f"{names} failed {rules_hit}", problems=tuple(problems))
+    return PyramidPlan(
+        pyramid=pyramid, side=side, reference=reference, notional=notional, legs=legs
+    )
+
+
+def preview_pyramid(
+    settings: GridSettings,
+    *,
+    pyramid: int,
+    side: Side,
+    reference: Decimal,
+    notional: Decimal,
+    rules: MarketRules,
+    current_price: Decimal | None,
+    enforce: Enforcement = ENFORCE_ALL,
+    open_orders: int = 0,
+) -> tuple[tuple[PlannedLeg, ...], list[PrecisionProblem]]:
+    """The legs ``plan_pyramid`` computes and every problem it finds in them, without the
+    decision: the Settings page shows refused legs too. Raises InvalidInput like it."""
     _check_inputs(side, reference, notional, rules)
     levels = ladder_for_pyramid(settings, pyramid)
     field = "dca_levels"
@@ -218,14 +245,7 @@ def plan_pyramid(
     problems = _ladder_problems(
         rules, legs, side=side, current_price=current_price, enforce=enforce, open_orders=open_orders
     )
-    if problems:
-        failed = sorted({p.leg for p in problems if p.leg is not None})
-        names = ", ".join(f"DCA{i}" for i in failed) or "ladder"
-        rules_hit = ", ".join(sorted({p.rule for p in problems}))
-        return PlanRejected(reason=f"{names} failed {rules_hit}", problems=tuple(problems))
-    return PyramidPlan(
-        pyramid=pyramid, side=side, reference=reference, notional=notional, legs=legs
-    )
+    return legs, problems
 
 
 def reanchor_legs(

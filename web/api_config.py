@@ -33,7 +33,7 @@ class VersionsQuery(msgspec.Struct, forbid_unknown_fields=True):
     limit: int = 100
 
 
-def _refused(exc: ConfigRefused) -> ApiError:
+def config_refused(exc: ConfigRefused) -> ApiError:
     details = {"problems": problem_dicts(exc.problems)}
     if exc.conflict:
         return ApiError(409, "conflict", str(exc), details)
@@ -51,7 +51,7 @@ async def view() -> Response:
     try:
         return json_response(engine().configuration.view())
     except ConfigRefused as exc:
-        raise _refused(exc) from None
+        raise config_refused(exc) from None
 
 
 @bp.put("")
@@ -61,7 +61,7 @@ async def save() -> Response:
         result = await engine().configuration.save(text=draft.text, changes=draft.changes,
                                                    user=current_session().username)
     except ConfigRefused as exc:
-        raise _refused(exc) from None
+        raise config_refused(exc) from None
     return json_response({"saved": True, **result})
 
 
@@ -72,7 +72,7 @@ async def preview() -> Response:
         return json_response(engine().configuration.preview(text=draft.text,
                                                             changes=draft.changes))
     except ConfigRefused as exc:
-        raise _refused(exc) from None
+        raise config_refused(exc) from None
 
 
 @bp.post("/apply")
@@ -80,7 +80,7 @@ async def apply() -> Response:
     try:
         result = await engine().apply_config(user=current_session().username)
     except ConfigRefused as exc:
-        raise _refused(exc) from None
+        raise config_refused(exc) from None
     return json_response({"applied": True, **result})
 
 

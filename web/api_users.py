@@ -1,4 +1,6 @@
-"""User management API, admin only — the list included (SPEC 11.6, 12.2)."""
+"""User management API, admin only — the list included (SPEC 11.6, 12.2). Changing one's own
+password needs the current one (``old_password``); the last admin cannot be deleted or
+demoted (409)."""
 
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ class NewUser(msgspec.Struct, forbid_unknown_fields=True):
 class UserChange(msgspec.Struct, forbid_unknown_fields=True):
     password: str | None = None
     role: str | None = None
+    old_password: str | None = None  # required to change one's own password
 
 
 def _refused(exc: UserError) -> ApiError:
@@ -54,6 +57,12 @@ async def change_user(name: str) -> Response:
     body = await read_json(UserChange)
     if body.password is None and body.role is None:
         raise ApiError(400, "bad_request", "give password and/or role", {"field": "password"})
+    me = current_session().username
+    if body.password is not None and name == me and not (
+            body.old_password is not None
+            and await engine().users.password_matches(me, body.old_password)):
+        raise ApiError(422, "invalid", "to change your own password, give your current one "
+                       "correctly in old_password", {"field": "old_password"})
     try:
         await engine().users.update(name, password=body.password, role=body.role,
                                     by=current_session().username)

@@ -120,6 +120,7 @@ def _leaves(exc: BaseException) -> list[BaseException]:
 async def _supervise(config_store: ConfigStore, cfg: Config, data_dir: Path, store: Store,
                      logbook: Logbook, masker: Masker, notifier: Notifier) -> int:
     from actors.handle import EngineHandle
+    from actors.runtime.settings_services import attach_settings_services
     from actors.settings.users import ensure_admin_from_env
 
     try:
@@ -129,6 +130,7 @@ async def _supervise(config_store: ConfigStore, cfg: Config, data_dir: Path, sto
         ensure_admin_from_env(store, data_dir=data_dir)
         handle = EngineHandle(store=store, config_store=config_store, secrets=secrets,
                               masker=masker, clock_ms=wall_clock_ms)
+        attach_settings_services(handle)
         log.info("engine starting", extra={"event": "engine_starting", "data": {
             "instance": store.instance_id(), "pid": os.getpid(), "exchange": cfg.exchange.name}})
         await _serve(handle, cfg, config_store, store, logbook, notifier)

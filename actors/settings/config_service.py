@@ -27,6 +27,7 @@ from actors.store.writer import Store
 from engine.config import (
     ConfigInvalid,
     Problem,
+    effect_of,
     identity_problems,
     refused_while_open,
     restart_required,
@@ -63,13 +64,13 @@ class ConfigService:
         self.boot_text = config_store.running_text or ""
 
     # --- reading ----------------------------------------------------------------------------
-    def _file_text(self) -> str:
+    def file_text(self) -> str:
         try:
             return self.config_store.text()
         except ConfigUnreadable as exc:
             raise ConfigRefused([Problem(path="", message=exc.reason)]) from None
 
-    def _diff(self, old: str, new: str) -> list[dict[str, Any]]:
+    def diff(self, old: str, new: str) -> list[dict[str, Any]]:
         try:
             return self.config_store.diff(old, new)
         except ConfigInvalid:  # NotToml: nothing to compare, the problems say why
@@ -87,8 +88,8 @@ class ConfigService:
         file_cfg = None
         if file_text is not None and not problems:
             file_cfg = msgspec.to_builtins(self.config_store.parse(file_text))
-        diff = self._diff(running_text, file_text) if file_text is not None else []
-        boot_diff = self._diff(self.boot_text, file_text or running_text)
+        diff = self.diff(running_text, file_text) if file_text is not None else []
+        boot_diff = self.diff(self.boot_text, file_text or running_text)
         return self.masker.scrub_obj({
             "path": str(self.config_store.path),
             "running": msgspec.to_builtins(self.config_store.running),
@@ -107,7 +108,7 @@ class ConfigService:
         if text is not None:
             return text
         try:
-            return config_edit.set_values(self._file_text(), changes or {})
+            return config_edit.set_values(self.file_text(), changes or {})
         except ConfigInvalid as exc:  # NotToml included
             raise ConfigRefused(exc.problems) from None
 
@@ -118,12 +119,12 @@ class ConfigService:
             return {"valid": False, "problems": problem_dicts(exc.problems), "diff": [],
                     "diff_running": [], "restart_required": [], "refused_while_open": []}
         problems = self.config_store.validate_text(draft)
-        running = self._diff(self.config_store.running_text or "", draft)
+        running = self.diff(self.config_store.running_text or "", draft)
         keys = [d["key"] for d in running]
         return self.masker.scrub_obj({
             "valid": not problems,
             "problems": problem_dicts(problems),
-            "diff": self._diff(self._file_text(), draft),
+            "diff": self.diff(self.file_text(), draft),
             "diff_running": running,
             "restart_required": restart_required(keys),
             "refused_while_open": refused_while_open(keys),
@@ -158,9 +159,10 @@ class ConfigService:
         return await self.store.write(fn)
 
     async def save(self, *, text: str | None, changes: dict[str, Any] | None,
-                   user: str | None) -> dict[str, Any]:
-        """Validate the draft and write the file atomically (comments kept); not applied."""
-        old = self._file_text()
+                   user: str | None, action: str = "save") -> dict[str, Any]:
+        """Validate the draft and write the file atomically (comments kept); not applied.
+        ``action`` names the version: save, import, reset or restore."""
+        old = self.file_text()
         new = self.draft_text(text=text, changes=changes)
         problems = self.config_store.validate_text(new)
         if problems:
@@ -169,15 +171,16 @@ class ConfigService:
                                                     "problems": problem_dicts(problems)}})
             raise ConfigRefused(problems)
         self.config_store.write_text_atomic(new)
-        diff = self._diff(old, new)
-        version_id = await self._record("save", user, new, diff)
+        diff = self.diff(old, new)
+        version_id = await self._record(action, user, new, diff)
         log.info("configuration saved", extra={"event": "config_saved", "data": {
-            "user": user, "version_id": version_id, "keys": [d["key"] for d in diff]}})
+            "user": user, "action": action, "version_id": version_id,
+            "keys": [d["key"] for d in diff]}})
         return {"version_id": version_id, "diff": self.masker.scrub_obj(diff)}
 
     async def apply(self, *, user: str | None, anything_open: bool) -> dict[str, Any]:
         """Adopt the file as the running configuration and broadcast ``ConfigChanged``."""
-        text = self._file_text()
+        text = self.file_text()
         try:
             self.config_store.parse(text)
         except ConfigInvalid as exc:
@@ -185,7 +188,7 @@ class ConfigService:
         except ConfigUnreadable as exc:
             raise ConfigRefused([Problem(path="", message=exc.reason)]) from None
         previous = self.config_store.running_text or ""
-        diff = self._diff(previous, text)
+        diff = self.diff(previous, text)
         changed = [d["key"] for d in diff]
         refusals = identity_problems(changed, anything_open=anything_open)
         if refusals:
@@ -207,4 +210,5 @@ class ConfigService:
         self.publish(ConfigChanged(version_id=version_id, config=cfg, changed=tuple(changed),
                                    restart_required=tuple(restart), user=user,
                                    applied_ms=self.clock_ms()))
-        return {"version_id": version_id, "changed": changed, "restart_required": restart}
+        return {"version_id": version_id, "changed": changed, "restart_required": restart,
+                "effects": {key: effect_of(key) for key in changed}}

@@ -242,6 +242,15 @@ class Users:
         self.store.write_now(_delete_fn(name))
         _logged("user deleted", "user_deleted", name, by=by)
 
+    async def password_matches(self, name: str, password: str) -> bool:
+        """Whether ``password`` is ``name``'s current one (a user changing their own password
+        confirms it first); an unknown user never matches."""
+        rows = self.store.query("SELECT password_hash FROM users WHERE username = ?", (name,))
+        if not rows:
+            return False
+        return await trio.to_thread.run_sync(self._verify, rows[0]["password_hash"], password,
+                                             limiter=self._limiter)
+
     # --- logins and sessions ----------------------------------------------------------------
     def _failure_times(self, column: str, value: str | None, now: int) -> list[int]:
         if value is None:

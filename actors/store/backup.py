@@ -2,9 +2,9 @@
 
 Owns: the archive layout — ``engine.toml``, ``engine.db`` and ``logs/*.jsonl`` in one tar.gz.
 Secrets (``secrets.enc``) and the master key are never included.
-Receives: ``write_backup`` from ``engine backup`` and the web API (with the live Store, so the
-copy comes from SQLite's online backup of the writer connection); ``restore_backup`` from
-``engine restore``.
+Receives: ``write_backup`` from ``engine backup`` (with a live Store the copy comes from
+SQLite's online backup of the writer connection); ``archive_members`` from the streamed web
+download; ``restore_backup`` from ``engine restore``.
 Sends: nothing.
 Fails how: ``BackupError`` with a human message (CLI exit code 1). A restore is refused while an
 engine holds the data-directory lock, and refuses archives with any other member (no path
@@ -47,22 +47,22 @@ def write_backup(dest: Path, *, config_path: Path, data_dir: Path,
             raise BackupError(str(exc)) from exc
         try:
             with tarfile.open(dest, "w:gz") as tar:
-                tar.add(config_path, arcname=CONFIG_NAME)
-                tar.add(db_copy, arcname=DB_NAME)
-                logs = data_dir / "logs"
-                for path in sorted(logs.glob("*.jsonl")) if logs.is_dir() else ():
-                    tar.add(path, arcname=f"logs/{path.name}")
+                for path, name in archive_members(config_path=config_path, data_dir=data_dir,
+                                                  db_copy=db_copy):
+                    tar.add(path, arcname=name)
         except OSError as exc:
             raise BackupError(f"cannot write {dest}: {exc}") from exc
     return dest
 
 
-def backup_bytes(*, config_path: Path, data_dir: Path, store: Store) -> bytes:
-    """The archive in memory (``GET /api/backup``)."""
-    with tempfile.TemporaryDirectory() as tmp:
-        path = write_backup(Path(tmp) / "backup.tar.gz", config_path=config_path,
-                            data_dir=data_dir, store=store)
-        return path.read_bytes()
+def archive_members(*, config_path: Path, data_dir: Path,
+                    db_copy: Path) -> list[tuple[Path, str]]:
+    """(file, name in the archive) in archive order: engine.toml, the database copy, the logs.
+    ``engine backup`` and ``GET /api/backup`` (actors/settings/backup_download.py) share it."""
+    logs = data_dir / "logs"
+    found = sorted(logs.glob("*.jsonl")) if logs.is_dir() else []
+    return [(config_path, CONFIG_NAME), (db_copy, DB_NAME),
+            *((path, f"logs/{path.name}") for path in found)]
 
 
 def _allowed(member: tarfile.TarInfo) -> bool:
