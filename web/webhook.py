@@ -18,6 +18,7 @@ import hashlib
 import hmac
 import logging
 from collections.abc import Awaitable, Callable
+from time import perf_counter
 from typing import Any
 
 import msgspec
@@ -71,6 +72,7 @@ class WebhookLane:
             await _send(send, Answer(405, {"error": "method_not_allowed", "message":
                                            "use POST", "details": {}}), allow=b"POST")
             return
+        started = perf_counter()
         try:
             answer = await webhook(self.handle, self.throttle, scope, receive)
         except Exception as exc:  # as app.py's handler does for Quart routes
@@ -79,7 +81,10 @@ class WebhookLane:
             answer = Answer(500, {"error": "internal", "message": "internal error (logged)",
                                   "details": {}})
         if answer is not None:
+            # no checkpoint since this webhook's answer noted its facts: last_webhook is ours
+            facts = self.handle.last_webhook
             await _send(send, answer)
+            self.handle.metrics.webhook(answer.body.get("status", "error"), started, facts)
 
 
 async def _send(send: Send, answer: Answer, allow: bytes | None = None) -> None:

@@ -37,6 +37,7 @@ class ExchangeHealth:
         self.banned_until_ms: int | None = None
         self.auth_error: str | None = None
         self.stream_up = not stream_expected
+        self.errors: dict[str, int] = {}  # failed calls by exception class (for /metrics)
 
     # -- reports --------------------------------------------------------------------------
 
@@ -47,6 +48,7 @@ class ExchangeHealth:
     def failure(self, error: BaseException) -> None:
         """Record one failed call (any exception the port raised)."""
         now = self._clock_ms()
+        self.errors[type(error).__name__] = self.errors.get(type(error).__name__, 0) + 1
         if isinstance(error, RateLimited):  # it answered: reachable, but throttled
             until = now + int(error.retry_after_s * 1000)
             if error.banned:
@@ -119,12 +121,15 @@ class MonitoredPort:
     """The port, with every call's outcome reported to an ``ExchangeHealth``.
 
     Attributes the port does not declare (adapter extras) are passed through unchanged.
+    ``observer`` (the metrics, actors/runtime/metrics.py) hears every placement and sees the
+    stream's events go by.
     """
 
-    def __init__(self, port: ExchangePort, health: ExchangeHealth):
+    def __init__(self, port: ExchangePort, health: ExchangeHealth, observer: Any = None):
         self.inner = port
         self.health = health
         self.name = port.name
+        self.observer = observer
 
     def __getattr__(self, attr: str) -> Any:
         return getattr(self.inner, attr)
@@ -146,6 +151,8 @@ class MonitoredPort:
         return await self._watch("fetch_prices", symbols)
 
     async def create_order(self, request):
+        if self.observer is not None:
+            self.observer.order_sent(request)
         return await self._watch("create_order", request)
 
     async def cancel_order(self, symbol, client_order_id):
@@ -164,7 +171,8 @@ class MonitoredPort:
         return await self._watch("fetch_balances")
 
     def stream(self, symbols: list[str]) -> AsyncIterator[StreamEvent]:
-        return self.inner.stream(symbols)
+        events = self.inner.stream(symbols)
+        return events if self.observer is None else self.observer.watch_stream(events)
 
     async def aclose(self) -> None:
         await self.inner.aclose()

@@ -17,6 +17,7 @@ tls_key_file = ""
 public_url = ""                # https://host[:port] TradingView reaches; "" = taken from the browser's address
 quote_currencies = ["USDT"]
 capital_base_usd = 0
+metrics_enabled = false        # GET /metrics for Prometheus; bearer token: engine secrets set app.metrics_token
 
 [exchange]
 name = "paper"                 # paper | binance | bybit | okx | kucoin | mexc | gateio
@@ -177,6 +178,18 @@ auto_save_config = true
 
 [ui.column_visibility]
 # positions = ["pair", "pyramids", "dca_filled", "avg_entry", "pnl_pct", "pnl_usd", "tp_mode", "status"]
+
+[notifications]                # outbound messages only; nothing can be commanded through them
+enabled = false
+telegram_chat_id = ""          # bot token: engine secrets set notifications.telegram_bot_token
+webhook_format = "discord"     # discord | slack | json; URL: engine secrets set notifications.webhook_url
+events = [
+  "group_opened", "group_closed", "tp_filled", "risk_action", "order_rejected",
+  "exchange_down", "exchange_up", "engine_started", "engine_stopped", "daily_summary",
+]
+batch_sec = 10                 # events of this many seconds go out as one message
+timeout_sec = 10               # per delivery attempt; failed ones are retried with backoff
+queue_limit = 1000             # events waiting beyond this are dropped (and counted)
 
 [packaging]
 target_platforms = ["linux", "win", "mac"]

@@ -13,6 +13,7 @@ tables they bound every item. The catalogue test checks each bound against the v
 
 from decimal import Decimal
 
+from engine.config.fields_operations import OPERATIONS_FIELDS
 from engine.config.fields_risk_ops import RISK_OPS_FIELDS
 from engine.config.fields_types import EXCHANGE, GRID, POOL, PRECISION, QUEUE, Field
 from engine.config.model import SELECTION_RULES
@@ -164,4 +165,4 @@ _TRADING: dict[str, Field] = {
                                        "queued entries of its symbol and timeframe."),
 }
 
-FIELDS: dict[str, Field] = {**_TRADING, **RISK_OPS_FIELDS}
+FIELDS: dict[str, Field] = {**_TRADING, **RISK_OPS_FIELDS, **OPERATIONS_FIELDS}

@@ -54,6 +54,7 @@ class AppConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     public_url: str = ""
     quote_currencies: tuple[str, ...] = ("USDT",)
     capital_base_usd: Decimal = D(0)
+    metrics_enabled: bool = False
 
 
 class PaperConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -195,6 +196,28 @@ class UiConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     auto_save_config: bool = True
 
 
+NOTIFY_EVENTS: tuple[str, ...] = (
+    "group_opened", "group_closed", "tp_filled", "risk_action", "order_rejected",
+    "exchange_down", "exchange_up", "engine_started", "engine_stopped", "daily_summary",
+)
+NotifyEvent = Literal["group_opened", "group_closed", "tp_filled", "risk_action",
+                      "order_rejected", "exchange_down", "exchange_up", "engine_started",
+                      "engine_stopped", "daily_summary"]
+
+
+class NotificationsConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """Outbound messages (actors/runtime/notifier.py); the bot token and the webhook URL are
+    secrets (``notifications.telegram_bot_token``, ``notifications.webhook_url``)."""
+
+    enabled: bool = False
+    telegram_chat_id: str = ""
+    webhook_format: Literal["discord", "slack", "json"] = "discord"
+    events: tuple[NotifyEvent, ...] = NOTIFY_EVENTS  # type: ignore[assignment]
+    batch_sec: int = 10
+    timeout_sec: int = 10
+    queue_limit: int = 1000
+
+
 class PackagingConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     target_platforms: tuple[str, ...] = PLATFORMS
     auto_update: bool = False
@@ -211,4 +234,5 @@ class Config(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=Tr
     logging: LoggingConfig = LoggingConfig()
     security: SecurityConfig = SecurityConfig()
     ui: UiConfig = UiConfig()
+    notifications: NotificationsConfig = NotificationsConfig()
     packaging: PackagingConfig = PackagingConfig()

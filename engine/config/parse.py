@@ -17,6 +17,9 @@ SECRET_ENV: dict[str, str] = {
     "exchange.api_secret": "ENGINE_EXCHANGE_API_SECRET",
     "exchange.passphrase": "ENGINE_EXCHANGE_PASSPHRASE",
     "security.webhook_secret": "ENGINE_WEBHOOK_SECRET",
+    "app.metrics_token": "ENGINE_METRICS_TOKEN",
+    "notifications.telegram_bot_token": "ENGINE_TELEGRAM_BOT_TOKEN",
+    "notifications.webhook_url": "ENGINE_NOTIFY_WEBHOOK_URL",
 }
 SECRET_KEYS: tuple[str, ...] = tuple(SECRET_ENV)
 REDACTED = "REDACTED"

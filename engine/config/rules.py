@@ -138,7 +138,14 @@ def check(cfg: Config, bad: set[str], partial: dict[str, Any]) -> list[Problem]:
     _grid(c, cfg.grid_strategy)
     _precision(c, cfg)
     _logging_security_ui(c, cfg)
+    _notifications(c, cfg.notifications)
     return c.problems
+
+
+def _notifications(c: Checker, n: Any) -> None:
+    c.between("notifications.batch_sec", n.batch_sec, 1, 3600)
+    c.between("notifications.timeout_sec", n.timeout_sec, 1, 60)
+    c.between("notifications.queue_limit", n.queue_limit, 10, 100_000)
 
 
 def _app(c: Checker, cfg: Config) -> None:
