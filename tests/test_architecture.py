@@ -189,3 +189,146 @@ def test_allowlists_name_existing_files():
     # an allowlist entry outliving its file would silently widen the rules
     for rel in [*LONG_FILE_ALLOWLIST, *ACTOR_DOCSTRING_EXEMPT, *(f for f, _ in NOT_MESSAGES)]:
         assert (ROOT / rel).exists(), rel
+
+
+# -- the shape of actors/ -------------------------------------------------------------------------
+def _module_name(path: Path) -> str:
+    parts = path.relative_to(ROOT).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
+def _import_graph(*packages: str) -> dict[str, set[str]]:
+    """Module -> the project modules it imports: every import statement counts, those under
+    ``if TYPE_CHECKING:`` and inside functions included. ``from pkg import mod`` is an edge to
+    ``pkg.mod`` when that is a module (a package's own ``__init__`` runs first in any case)."""
+    modules = {_module_name(p): p for p in _files(*packages)}
+    graph: dict[str, set[str]] = {}
+    for name, path in modules.items():
+        edges = set()
+        for node in ast.walk(_tree(path)):
+            targets = []
+            if isinstance(node, ast.Import):
+                targets = [a.name for a in node.names]
+            elif isinstance(node, ast.ImportFrom) and node.level == 0 and node.module:
+                subs = [f"{node.module}.{a.name}" for a in node.names]
+                found = [s for s in subs if s in modules]
+                targets = found + ([node.module] if len(found) < len(subs) else [])
+            for target in targets:
+                while target and target not in modules:
+                    target = target.rpartition(".")[0]
+                if target and target != name:
+                    edges.add(target)
+        graph[name] = edges
+    return graph
+
+
+def _cycles(graph: dict[str, set[str]]) -> list[list[str]]:
+    """Strongly connected components of more than one module (Tarjan, iterative)."""
+    index: dict[str, int] = {}
+    low: dict[str, int] = {}
+    stack: list[str] = []
+    on_stack: set[str] = set()
+    found = []
+    for root in graph:
+        if root in index:
+            continue
+        work = [(root, iter(sorted(graph[root])))]
+        index[root] = low[root] = len(index)
+        stack.append(root)
+        on_stack.add(root)
+        while work:
+            node, children = work[-1]
+            child = next(children, None)
+            if child is not None:
+                if child not in index:
+                    index[child] = low[child] = len(index)
+                    stack.append(child)
+                    on_stack.add(child)
+                    work.append((child, iter(sorted(graph.get(child, ())))))
+                elif child in on_stack:
+                    low[node] = min(low[node], index[child])
+                continue
+            work.pop()
+            if work:
+                low[work[-1][0]] = min(low[work[-1][0]], low[node])
+            if low[node] == index[node]:
+                component = []
+                while True:
+                    member = stack.pop()
+                    on_stack.discard(member)
+                    component.append(member)
+                    if member == node:
+                        break
+                if len(component) > 1:
+                    found.append(sorted(component))
+    return found
+
+
+def test_no_import_cycles_not_even_through_type_checking_imports():
+    assert _cycles(_import_graph("engine", "actors", "web", "ops")) == []
+
+
+def test_the_cycle_check_sees_type_checking_imports():
+    graph = {"a": {"b"}, "b": {"c"}, "c": {"a"}, "d": {"a"}}
+    assert _cycles(graph) == [["a", "b", "c"]]
+
+
+# Which actors/ subpackage may import which, each edge with its reason. A new edge is a design
+# decision: add it here with why. ``handle`` is actors/handle.py, the web's one door.
+SUBPACKAGE_DEPENDENCIES: dict[str, dict[str, str]] = {
+    "store": {
+        "exchange": "schema.py gathers the paper exchange's tables (SQL text)",
+        "market": "schema.py gathers the price bars table (SQL text)",
+        "settings": "a backup archive carries engine.toml",
+        "runtime": "a restore takes the data directory's lock",
+    },
+    "exchange": {"store": "the paper exchange keeps its books in engine.db",
+                 "runtime": "the paper exchange's fills follow the engine clock"},
+    "group": {"store": "a group records its steps before acting",
+              "analytics": "a close updates the roll-ups in the same transaction"},
+    "orders": {"exchange": "the gateway is the one road to the exchange port",
+               "store": "orders rows are recorded before sending"},
+    "pool": {"group": "the pool starts and commands group actors",
+             "market": "routing reads the latest price", "store": "inbox and queue rows"},
+    "reconcile": {"exchange": "it compares our records with the exchange",
+                  "store": "it books what it finds"},
+    "market": {"exchange": "prices and rules come from the exchange",
+               "settings": "the public market data endpoints are configured",
+               "store": "market rules and price bars are cached"},
+    "risk": {"market": "the risk cycle reads fresh prices", "store": "risk actions rows"},
+    "read": {"group": "read models decode the group's recorded state",
+             "pool": "the queue's stored payloads", "runtime": "log lines' fields",
+             "store": "read-only queries"},
+    "settings": {"exchange": "the exchange connection test", "store": "users, config versions",
+                 "runtime": "the connection test builds a port on the engine clock"},
+    "analytics": {"store": "roll-ups and snapshots live in engine.db"},
+    "runtime": {"*": "the root and the engine core wire every actor"},
+    "handle": {"*": "the web's one door reaches every service it serves"},
+}
+
+
+def _subpackage(module: str) -> str | None:
+    parts = module.split(".")
+    if parts[0] != "actors" or len(parts) < 2:
+        return None
+    return parts[1].removesuffix(".py")
+
+
+def test_actors_subpackages_import_only_what_their_layer_allows():
+    problems = []
+    for module, targets in _import_graph("actors").items():
+        source = _subpackage(module)
+        allowed = SUBPACKAGE_DEPENDENCIES.get(source, {})
+        for target in targets:
+            dest = _subpackage(target)
+            if dest in (None, source) or "*" in allowed or dest in allowed:
+                continue
+            problems.append(f"{module} imports {target}: {source}/ may not depend on {dest}/")
+    assert problems == []
+
+
+def test_every_actors_subpackage_says_what_it_owns():
+    for init in sorted((ROOT / "actors").glob("*/__init__.py")):
+        doc = ast.get_docstring(_tree(init)) or ""
+        missing = [w for w in ("Owns", "Receives", "Sends") if w not in doc]
+        assert missing == [], f"{_rel(init)} docstring lacks {', '.join(missing)}"
