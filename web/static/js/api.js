@@ -11,9 +11,9 @@ let user = null; // {username, role, csrf_token, expires_at}
 const listeners = new Set();
 
 export class ApiError extends Error {
-  constructor(status, code, message, field, action) {
+  constructor(status, code, message, field, action, details = {}) {
     super(message);
-    Object.assign(this, { status, code, field, action });
+    Object.assign(this, { status, code, field, action, details });
   }
 }
 
@@ -39,15 +39,18 @@ export function query(params) {
   return s ? `?${s}` : '';
 }
 
-export async function request(method, path, { body, action } = {}) {
+// ``raw``: a body sent as it is (a file upload, JSON with exact decimal numbers), with
+// ``contentType``; ``body``: a value sent as JSON.
+export async function request(method, path, { body, action, raw, contentType } = {}) {
   const headers = { Accept: 'application/json' };
   if (body !== undefined) headers['Content-Type'] = 'application/json';
+  if (raw !== undefined) headers['Content-Type'] = contentType || 'application/json';
   if (!SAFE.has(method)) headers['X-CSRF-Token'] = sessionStorage.getItem(CSRF_KEY) || '';
   let res;
   try {
     res = await fetch(path, {
       method, headers, credentials: 'same-origin', cache: 'no-store',
-      body: body === undefined ? undefined : JSON.stringify(body),
+      body: raw !== undefined ? raw : body === undefined ? undefined : JSON.stringify(body),
     });
   } catch {
     throw new ApiError(0, 'network', 'the engine cannot be reached (network error); try again', null, action);
@@ -62,7 +65,7 @@ export async function request(method, path, { body, action } = {}) {
   if (!res.ok) {
     const message = data?.message || `${res.status} ${res.statusText}`;
     throw new ApiError(res.status, data?.error || `http_${res.status}`, message,
-      data?.details?.field ?? null, action);
+      data?.details?.field ?? null, action, data?.details || {});
   }
   return data;
 }

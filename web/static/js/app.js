@@ -2,7 +2,7 @@
 // pinned alert strip, and the current page (lazy-loaded from the registry in pages/index.js).
 import { useEffect, useState } from 'preact/hooks';
 import { html } from './html.js';
-import { currentUser, onUserChange, logout, get, post, isAdmin } from './api.js';
+import { currentUser, onUserChange, logout, post, isAdmin } from './api.js';
 import * as live from './live.js';
 import { PAGES } from './pages/index.js';
 import { match, useLocation } from './router.js';
@@ -11,7 +11,7 @@ import { Notices, notifyError } from './notices.js';
 import { ConfirmHost } from './confirm.js';
 import { RoleContext, Badge, useAction } from './ui.js';
 import { prefs, setPref, setDefaults, usePrefs, FONT_MIN, FONT_MAX } from './prefs.js';
-import { setTicks, time } from './format.js';
+import { time } from './format.js';
 
 const modules = new Map();
 
@@ -38,7 +38,6 @@ export function App() {
   useEffect(() => {
     if (!user) { live.stop(); return undefined; }
     live.start();
-    get('/api/precision').then((p) => setTicks(p.symbols), () => null);
     return live.subscribe('config', (c) => setDefaults(c?.running?.ui));
   }, [user]);
   if (!user) return html`<${Login} flash=${flash} /><${Notices} />`;

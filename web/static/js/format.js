@@ -1,79 +1,32 @@
-// Display formatting, the ONE place numbers and times are shaped for people (SPEC 11.1).
-// The API sends decimals as strings. One rule per kind of number: USD and percentages 2
-// decimals, prices to the symbol's tick, ROUND_HALF_UP — done on the decimal TEXT, never through
-// floating point. Nothing formatted here is sent back to the engine or used in arithmetic.
+// Display formatting: the ONE place numbers and times are shaped for people.
+// The API already rounds every number it sends (engine/display.py: prices to the tick,
+// quantities to the step, quote amounts to the quote asset's precision, percentages to 2
+// decimals). Here they are only dressed — thousands separators, units, signs — never rounded
+// again and never used in arithmetic.
 import { prefs } from './prefs.js';
 
-const ticks = new Map(); // symbol -> decimals of its tick size (filled from /api/precision)
-const quotes = new Map(); // symbol -> quote asset
-
-export function setTicks(symbols) {
-  for (const s of symbols || []) {
-    ticks.set(s.symbol, decimalsOf(s.tick_size));
-    if (s.quote) quotes.set(s.symbol, s.quote);
-  }
-}
-export function knowsTick(symbol) { return ticks.has(symbol); }
-export const quoteOf = (symbol) => quotes.get(symbol) || 'USD';
-
-export function decimalsOf(text) {
-  const s = String(text ?? '');
-  const dot = s.indexOf('.');
-  if (dot < 0) return 0;
-  return s.slice(dot + 1).replace(/0+$/, '').length;
-}
-
-// "12.345", 2 -> "12.35"; "-0.005", 2 -> "-0.01" (half away from zero, as ROUND_HALF_UP).
-export function roundText(text, dp) {
-  let s = String(text).trim();
-  if (!/^[+-]?(\d+\.?\d*|\.\d+)$/.test(s)) return s;
-  const neg = s.startsWith('-');
-  s = s.replace(/^[+-]/, '');
-  let [int, frac = ''] = s.split('.');
-  int = int || '0';
-  if (frac.length <= dp) {
-    frac = frac.padEnd(dp, '0');
-  } else {
-    const up = frac.charCodeAt(dp) >= 53; // '5'
-    let digits = (int + frac.slice(0, dp)).split('').map(Number);
-    if (up) {
-      let i = digits.length - 1;
-      while (i >= 0 && digits[i] === 9) { digits[i] = 0; i -= 1; }
-      if (i < 0) digits.unshift(1); else digits[i] += 1;
-    }
-    const all = digits.join('');
-    int = all.slice(0, all.length - dp) || '0';
-    frac = dp ? all.slice(all.length - dp) : '';
-  }
-  int = int.replace(/^0+(?=\d)/, '');
-  const out = dp ? `${int}.${frac}` : int;
-  return neg && /[1-9]/.test(out) ? `-${out}` : out;
-}
+const QUOTES = ['USDT', 'USDC', 'FDUSD', 'BUSD', 'TUSD', 'DAI', 'USD', 'EUR', 'TRY', 'BTC', 'ETH', 'BNB'];
+export const quoteOf = (symbol) => QUOTES.find((q) => String(symbol || '').endsWith(q)) || 'USD';
 
 function group(text) {
-  const [int, frac] = text.split('.');
-  const sign = int.startsWith('-') ? '-' : '';
-  const digits = int.replace('-', '').replace(/\B(?=(\d{3})+(?!\d))/g, ',');
+  const s = String(text);
+  if (!/^[+-]?\d+(\.\d+)?$/.test(s)) return s;
+  const [int, frac] = s.split('.');
+  const sign = int.startsWith('-') ? '-' : int.startsWith('+') ? '+' : '';
+  const digits = int.replace(/^[+-]/, '').replace(/\B(?=(\d{3})+(?!\d))/g, ',');
   return sign + digits + (frac !== undefined ? `.${frac}` : '');
 }
 
 const blank = (v) => v === null || v === undefined || v === '';
+const positive = (v) => !String(v).startsWith('-') && /[1-9]/.test(String(v));
 
-export const usd = (v) => (blank(v) ? '—' : group(roundText(v, 2)));
-export const usdUnit = (v) => (blank(v) ? '—' : `${usd(v)} USD`);
-export const pct = (v) => (blank(v) ? '—' : `${roundText(v, 2)} %`);
-export const signedPct = (v) => (blank(v) ? '—' : `${Number(v) > 0 ? '+' : ''}${roundText(v, 2)} %`);
-export const wholePct = (v) => (blank(v) ? '—' : `${v} %`); // already whole (progress to TP)
+export const usd = (v) => (blank(v) ? '—' : group(v));
+export const usdUnit = (v) => (blank(v) ? '—' : `${group(v)} USD`);
+export const pct = (v) => (blank(v) ? '—' : `${v} %`);
+export const signedPct = (v) => (blank(v) ? '—' : `${positive(v) ? '+' : ''}${v} %`);
 export const qty = (v) => (blank(v) ? '—' : String(v));
 export const count = (n) => (blank(n) ? '—' : group(String(n)));
-
-// A price on its symbol's tick; an unknown tick shows at most 8 decimals, trailing zeros cut.
-export function price(v, symbol) {
-  if (blank(v)) return '—';
-  if (ticks.has(symbol)) return group(roundText(v, ticks.get(symbol)));
-  const t = roundText(v, 8);
-  return group(t.includes('.') ? t.replace(/\.?0+$/, '') : t);
-}
+export const price = (v) => (blank(v) ? '—' : group(v));
 
 // 'pos' / 'neg' / '' for green and red (from the sign of the text).
 export function tone(v) {

@@ -76,7 +76,7 @@ export function GroupsTable({ id, rows, toolbar, empty, actions = true, pageSize
   const columns = groupColumns({ actions }).map((c) => (hide.includes(c.key) ? { ...c, hidden: true } : c));
   return html`<${DataTable} id=${id} rows=${rows} columns=${columns} toolbar=${toolbar}
     expand=${(r) => (r.status === 'waiting' ? html`<${WaitingNote} row=${r} />` : html`<${Legs} row=${r} />`)}
-    rowKey=${(r) => (r.status === 'waiting' ? `q${r.id}` : `g${r.id}`)} pageSize=${pageSize}
+    rowKey=${(r) => (r.status === 'waiting' ? `q${r.queue_id}` : `g${r.id}`)} pageSize=${pageSize}
     defaultVisible=${configVisible(id)} caption="Position groups" empty=${empty || 'No groups.'} />`;
 }
 
@@ -113,7 +113,7 @@ export function LegsByPyramid({ detail }) {
     return html`<div key=${p.index} class="section" data-pyramid=${p.index}>
       <div class="pyramid-head"><h3>Pyramid P${p.index}</h3>
         <span class="muted">reference ${f.price(p.reference_price, detail.symbol)} · notional
-          ${f.usd(p.notional)} ${quote} · ${f.words(p.state)} · ${f.time(p.received_at)}</span></div>
+          ${' '}${f.usd(p.notional)} ${quote} · ${f.words(p.state)} · ${f.time(p.received_at)}</span></div>
       <div class="table-wrap"><table class="data" aria-label=${`Legs of pyramid ${p.index}`}>
         <thead><tr><th scope="col">Leg</th><th class="num" scope="col">Fill price</th>
           <th class="num" scope="col">Weight</th><th scope="col">TP target</th>
@@ -127,7 +127,7 @@ export function LegsByPyramid({ detail }) {
             ? html`global avg TP · ${f.price(l.tp_price, detail.symbol)}`
             : html`${f.signedPct(l.tp_percent)} · ${f.price(l.tp_price, detail.symbol)}`}</td>
           <td>${l.progress_to_tp === null ? html`<span class="muted">—</span>`
-            : html`<${Progress} value=${l.progress_to_tp} text=${f.wholePct(l.progress_to_tp)} label=${`${l.leg_id} progress to TP`} />`}</td>
+            : html`<${Progress} value=${l.progress_to_tp} text=${f.pct(l.progress_to_tp)} label=${`${l.leg_id} progress to TP`} />`}</td>
           <td class="num">${f.qty(l.filled_quantity)} · ${f.usd(l.filled_notional)} ${quote}</td>
           <td><${Badge} label=${l.label} tone=${LEG_STATE_TONE[l.label]} /></td>
         </tr>`)}</tbody>
