@@ -46,6 +46,7 @@ from actors.settings.users import LastAdmin, LoginRefused, Session, UnknownUser,
 from actors.read.models import ReadModels
 from engine.config import Config
 from engine.errors import InvalidInput
+from engine.intake import IntakeWarning, webhook_warning
 from engine.markets import load_exchange_info, rules_from_binance_exchange_info
 from engine.masking import Masker, mask_webhook_body
 from engine.messages import ConfigChanged, SignalAccepted
@@ -130,6 +131,12 @@ class EngineHandle:
     # --- webhook intake ---------------------------------------------------------------------
     def webhook_secret(self) -> str | None:
         return self.secrets.get(WEBHOOK_SECRET)
+
+    def webhook_warning(self) -> IntakeWarning | None:
+        """Why webhooks are refused (no secret, one too short) or unprotected, with the fix:
+        ``/api/status`` ``webhook_warning``, the start-up banner and the webhook's refusal."""
+        return webhook_warning(self.config, self.secrets.get(WEBHOOK_SECRET),
+                               self.secrets.source(WEBHOOK_SECRET), str(self.config_store.path))
 
     def mask_body(self, raw: bytes) -> str:
         """The raw body as stored and logged: ``secret`` masked, known secrets scrubbed."""
@@ -260,6 +267,7 @@ class EngineHandle:
                       "backlog": self._signal_send.statistics().current_buffer_used},
             "last_webhook": self.last_webhook,
             "webhook_signature_validation": cfg.security.webhook_signature_validation,
+            "webhook_warning": msgspec.to_builtins(self.webhook_warning()),
         }
 
     def query_logs(self, **filters: Any) -> tuple[list[dict[str, Any]], str | None]:

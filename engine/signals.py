@@ -5,6 +5,7 @@ the same-candle/stale duplicate rule, and the transport idempotency key. The sec
 checked by the web layer in constant time; here it is only required to be present.
 """
 
+import difflib
 import hashlib
 import re
 from collections.abc import Mapping, Sequence
@@ -37,6 +38,9 @@ _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
 _TIMEFRAME = re.compile(r"(\d{0,9})([DWM]?)")
 _SIDES: dict[str, Side] = {"buy": "long", "long": "long", "sell": "short", "short": "short"}
 _POSITIONS = ("long", "flat", "short")
+# what ``normalise_timeframe`` accepts, for the refusal of anything else (SPEC 2.4)
+ACCEPTED_TIMEFRAMES = ("minutes as digits (1, 3, 5, 15, 30, 45, 60, 120, 240, …), D or nD "
+                       "(days), W or nW (weeks), M or nM (months), at most 12 months")
 
 
 class Signal(msgspec.Struct, frozen=True, kw_only=True, tag=True):
@@ -93,7 +97,9 @@ def normalise_timeframe(value: str | int) -> int:
         text = text[:-1] + text[-1].upper()
     match = _TIMEFRAME.fullmatch(text)
     if not text or match is None:
-        raise InvalidInput("tv.timeframe", f"unsupported interval {value!r}")
+        seconds = " (seconds intervals are not supported)" if text.upper().endswith("S") else ""
+        raise InvalidInput("tv.timeframe", f"unsupported interval {value!r}{seconds}; accepted: "
+                                           f"{ACCEPTED_TIMEFRAMES}")
     digits, unit = match.groups()
     count = int(digits) if digits else 1
     if count <= 0:
@@ -109,7 +115,8 @@ MAX_TIMEFRAME_MINUTES = 12 * MINUTES_PER_MONTH
 
 def _bounded(minutes: int, value: str | int) -> int:
     if minutes > MAX_TIMEFRAME_MINUTES:
-        raise InvalidInput("tv.timeframe", f"longer than 12 months: {value!r}")
+        raise InvalidInput("tv.timeframe", f"longer than 12 months: {value!r}; accepted: "
+                                           f"{ACCEPTED_TIMEFRAMES}")
     return minutes
 
 
@@ -283,9 +290,14 @@ def _lookup(
         return None  # deferred until a market list is loaded (SPEC 2.4 rule 3)
     rules = markets.get(symbol)
     if rules is None:
-        r.fail("tv.symbol", f"unknown symbol {symbol}")
+        near = difflib.get_close_matches(symbol, list(markets), n=3, cutoff=0.75)
+        hint = f"; did you mean {', '.join(near)}?" if near else ""
+        r.fail("tv.symbol", f"unknown symbol {symbol}: use the exchange's market id without "
+                            f"separators or prefix, e.g. BTCUSDT{hint}")
         return None
     if rules.quote.upper() not in {q.upper() for q in quote_currencies}:
-        r.fail("tv.symbol", f"unsupported quote currency {rules.quote}")
+        r.fail("tv.symbol", f"unsupported quote currency {rules.quote}: trade a pair quoted in "
+                            f"{', '.join(quote_currencies)} or add {rules.quote} to "
+                            "app.quote_currencies")
         return None
     return rules.ccxt_symbol

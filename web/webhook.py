@@ -3,7 +3,9 @@
 The answer comes only after the inbox row, its idempotency key and the ``SignalAccepted``
 journal row are committed together; the engine core processes the signal asynchronously.
 Order: size (413) → log the request → allowlist (403) → throttle (429) → intake stopped (503)
-→ body secret (401) → HMAC header (401) → fields (400) → inbox (200 accepted / duplicate).
+→ webhook secret shorter than 16 characters (503) → body secret (401) → HMAC header (401) →
+fields and what the configuration already decides (400, ``engine.intake``) → inbox (200
+accepted / duplicate).
 
 Served as plain ASGI by ``WebhookLane``, which sits in front of the Quart app on the same
 hypercorn server (``create_app`` wraps ``app.asgi_app``) and hands every other path to Quart.
@@ -25,7 +27,9 @@ import msgspec
 import trio
 
 from actors.handle import EngineHandle, IntakeUnavailable
-from engine.signals import Signal, WebhookRejected, parse_webhook
+from engine.config import secret_value_problems
+from engine.intake import WEBHOOK_SECRET, check_webhook
+from engine.signals import Signal, WebhookRejected
 from web.common import ip_in
 from web.throttle import TRADINGVIEW_IPS, AuthThrottle
 
@@ -246,6 +250,11 @@ async def _authenticated(req: _Request, raw: bytes) -> Answer:
         body = None
     if isinstance(body, dict):
         secret = handle.webhook_secret()
+        if secret is not None and secret_value_problems(WEBHOOK_SECRET, secret):
+            # a guessable secret protects nothing: no webhook is taken until it is replaced
+            return req.refuse(503, "unavailable", "webhook refused: the webhook secret is "
+                              "shorter than 16 characters (GET /api/status: webhook_warning)",
+                              "webhook_secret_too_short")
         if security.webhook_signature_validation:
             if secret is None:
                 log.error("webhook refused: security.webhook_secret is not set",
@@ -263,9 +272,7 @@ async def _authenticated(req: _Request, raw: bytes) -> Answer:
 async def _validated(req: _Request, raw: bytes) -> Answer:
     handle, cfg = req.handle, req.handle.config
     try:
-        signal = parse_webhook(raw, markets=handle.markets(),
-                               quote_currencies=cfg.app.quote_currencies,
-                               secret_required=cfg.security.webhook_signature_validation)
+        signal = check_webhook(raw, cfg, handle.markets())
     except WebhookRejected as exc:
         errors = handle.masker.scrub_obj([{"field": e.field, "message": e.message}
                                           for e in exc.errors])

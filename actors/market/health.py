@@ -24,7 +24,9 @@ from actors.exchange.port import (
 )
 
 UNREACHABLE_AFTER_MS = 60_000  # SPEC 9.2
-ConnectionStatus = Literal["connected", "degraded", "disconnected"]
+# waiting_for_prices: nothing failed, but the price stream has not delivered its first event
+# yet (a paper exchange before its first price) — no reason to alarm anyone
+ConnectionStatus = Literal["connected", "waiting_for_prices", "degraded", "disconnected"]
 
 
 class ExchangeHealth:
@@ -37,6 +39,7 @@ class ExchangeHealth:
         self.banned_until_ms: int | None = None
         self.auth_error: str | None = None
         self.stream_up = not stream_expected
+        self.stream_failed = False  # the stream broke once: down now means degraded
         self.errors: dict[str, int] = {}  # failed calls by exception class (for /metrics)
 
     # -- reports --------------------------------------------------------------------------
@@ -74,6 +77,8 @@ class ExchangeHealth:
 
     def stream_state(self, up: bool, error: str | None = None) -> None:
         self.stream_up = up
+        if not up:
+            self.stream_failed = True
         if error is not None:
             self.last_error = error
 
@@ -89,8 +94,10 @@ class ExchangeHealth:
         now = self._clock_ms()
         throttled = any(t is not None and t > now
                         for t in (self.rate_limited_until_ms, self.banned_until_ms))
-        if self.failing_since_ms is not None or not self.stream_up or throttled:
+        if self.failing_since_ms is not None or throttled:
             return "degraded"
+        if not self.stream_up:
+            return "degraded" if self.stream_failed else "waiting_for_prices"
         return "connected"
 
     def engine_error(self) -> str | None:

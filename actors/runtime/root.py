@@ -131,6 +131,9 @@ async def _supervise(config_store: ConfigStore, cfg: Config, data_dir: Path, sto
         handle = EngineHandle(store=store, config_store=config_store, secrets=secrets,
                               masker=masker, clock_ms=wall_clock_ms)
         attach_settings_services(handle)
+        warning = handle.webhook_warning()
+        if warning is not None and warning.code == "webhook_secret_too_short":
+            log.error(warning.message, extra={"event": "webhook_intake_refused"})
         log.info("engine starting", extra={"event": "engine_starting", "data": {
             "instance": store.instance_id(), "pid": os.getpid(), "exchange": cfg.exchange.name}})
         await _serve(handle, cfg, config_store, store, logbook, notifier)
@@ -200,6 +203,7 @@ async def _watchdog(notifier: Notifier) -> None:
 
 async def _serve(handle: Any, cfg: Config, config_store: ConfigStore, store: Store,
                  logbook: Logbook, notifier: Notifier) -> None:
+    from actors.runtime.banner import print_banner
     from actors.runtime.core import run_core
     from web.app import create_app
 
@@ -218,6 +222,7 @@ async def _serve(handle: Any, cfg: Config, config_store: ConfigStore, store: Sto
             # core has reconciled with the exchange (it sets the status to "running").
             handle.status = "starting"
             log.info("http serving", extra={"event": "http_serving", "data": {"urls": urls}})
+            print_banner(handle, urls, config_store.data_dir)
             notifier.ready()
             if notifier.enabled:
                 nursery.start_soon(_watchdog, notifier)

@@ -113,3 +113,17 @@ async def test_the_factory_refuses_what_cannot_work_naming_the_key(tmp_path, nur
         build_port(broken, secrets, store, clock, base_dir=tmp_path)
     assert unreadable.value.field == "exchange.paper.markets_file"
     assert "nowhere.json" in str(unreadable.value)
+
+
+def test_before_its_first_event_the_stream_is_waiting_for_prices_not_degraded():
+    now = Time()
+    health = ExchangeHealth(now)
+    assert health.status() == "waiting_for_prices" and health.engine_error() is None
+    health.stream_state(True)  # the first event (a price) arrived
+    assert health.status() == "connected"
+    health.stream_state(False, "stream ended")  # it broke: that is degraded
+    assert health.status() == "degraded"
+    health.stream_state(True)
+    assert health.status() == "connected"
+    health.failure(Unavailable("timeout"))
+    assert health.status() == "degraded"

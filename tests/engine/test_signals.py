@@ -139,8 +139,12 @@ def test_deferred_symbol_checks_without_a_market_list():
 
 
 def test_symbol_lookup():
-    assert errors(body(tv__symbol="DOGEBTC")) == {"tv.symbol": "unknown symbol DOGEBTC"}
-    assert errors(body(tv__symbol="ETHBTC")) == {"tv.symbol": "unsupported quote currency BTC"}
+    assert errors(body(tv__symbol="DOGEBTC")) == {"tv.symbol": (
+        "unknown symbol DOGEBTC: use the exchange's market id without separators or prefix, "
+        "e.g. BTCUSDT")}
+    assert errors(body(tv__symbol="ETHBTC")) == {"tv.symbol": (
+        "unsupported quote currency BTC: trade a pair quoted in USDT or add BTC to "
+        "app.quote_currencies")}
     assert parse(body(tv__symbol="ETHBTC"), quotes=("usdt", "btc")).ccxt_symbol == "ETH/BTC"
 
 
@@ -173,7 +177,9 @@ def test_malformed_bodies(raw, field, message):
         ({"strategy_info__alert_message": "DCA {{strategy.order.comment}}"}, "strategy_info.alert_message", "unreplaced placeholder"),
         ({"extra": {"deep": ["ok", "x}}"]}}, "extra.deep[1]", "unreplaced placeholder"),
         ({"timestamp": "{{timenow}}"}, "timestamp", "unreplaced placeholder"),
-        ({"tv__timeframe": "30S"}, "tv.timeframe", "unsupported interval '30S'"),
+        ({"tv__timeframe": "30S"}, "tv.timeframe", "unsupported interval '30S' (seconds "
+         "intervals are not supported); accepted: minutes as digits (1, 3, 5, 15, 30, 45, 60, "
+         "120, 240, …), D or nD (days), W or nW (weeks), M or nM (months), at most 12 months"),
         ({"tv__timeframe": 15.0}, "tv.timeframe", "must be a string or an integer, got Decimal('15.0')"),
         ({"tv__timeframe": ...}, "tv.timeframe", "required"),
         ({"tv__close_price": "NaN"}, "tv.close_price", "not a finite number: 'NaN'"),
