@@ -62,8 +62,15 @@ def _decoder(model: type) -> msgspec.json.Decoder:
 
 
 async def read_json(model: type[T]) -> T:
-    """The request body decoded into ``model``; ``ApiError(400)`` naming the field otherwise."""
+    """The request body decoded into ``model``; ``ApiError(400)`` naming the field otherwise.
+    An empty body stands for ``model()``: every field at its default."""
     raw = await request.get_data()
+    if not raw.strip():
+        try:
+            return model()  # an empty body means the defaults (when every field has one)
+        except TypeError:
+            raise ApiError(400, "bad_request", "a JSON body is required",
+                           {"field": "body"}) from None
     try:
         return _decoder(model).decode(raw)
     except msgspec.ValidationError as exc:

@@ -44,6 +44,9 @@ async def test_without_engine_core_the_panel_shows_the_record_and_actions_are_50
     assert panel == {"status": None, "last_action_at": None, "groups": [], "actions": []}
     r = await admin.post("/api/risk/run", json={"force": False})
     assert r.status_code == 503 and r.json()["error"] == "not_running"
+    # no body at all means the defaults (force false), not "malformed JSON"
+    r = await admin.post("/api/risk/run")
+    assert r.status_code == 503 and r.json()["error"] == "not_running"
 
 
 async def _price(client, symbol: str, price: str) -> None:
@@ -96,6 +99,8 @@ async def test_panel_controls_run_now_and_audit(tmp_path):
 
         # without force the timer condition holds the loser back: nothing happens
         r = await admin.post("/api/risk/run", json={"force": False})
+        assert r.status_code == 200 and r.json()["cycle"]["outcome"] == "idle"
+        r = await admin.post("/api/risk/run")  # an empty body: the same defaults
         assert r.status_code == 200 and r.json()["cycle"]["outcome"] == "idle"
 
         r = await admin.post(f"/api/risk/groups/{loser}/block")
