@@ -5,7 +5,9 @@ from typing import Iterable, Literal
 import msgspec
 
 from engine.config.decode import Problem, join
-from engine.config.parse import ConfigInvalid, canonical_data, load_toml, parse_config
+from engine.config.parse import (
+    ConfigInvalid, _normalise_keys, canonical_data, load_toml, parse_config, problems_of,
+)
 
 Effect = Literal["new_groups", "immediate", "next_cycle", "exchange_rebuild", "identity", "restart"]
 
@@ -63,13 +65,22 @@ def flatten(data: object, prefix: str = "") -> dict[str, object]:
 
 
 def effective_values(text: str) -> dict[str, object]:
-    """Every value the text configures, defaults included when it is valid; decimals as text."""
+    """Every value the text configures, defaults included; decimals as text. In an invalid
+    text the valid keys read as the model spells them (``"0"``, never the TOML integer ``0``:
+    an unchanged key must compare equal) and each refused key shows what the text says."""
     raw = load_toml(text)  # NotToml propagates: there is nothing to compare
     try:
-        data = msgspec.to_builtins(parse_config(text))
+        return flatten(msgspec.to_builtins(parse_config(text)))
     except ConfigInvalid:
-        data = msgspec.to_builtins(canonical_data(raw, []))
-    return flatten(data)
+        pass
+    cfg, problems = problems_of(raw)  # refused values replaced by their defaults
+    values = flatten(msgspec.to_builtins(_normalise_keys(cfg)))
+    written = flatten(msgspec.to_builtins(canonical_data(raw, [])))
+    for problem in problems:
+        for key, value in written.items():
+            if problem.path == key or problem.path.startswith((key + ".", key + "[")):
+                values[key] = value
+    return values
 
 
 def diff_texts(old_text: str, new_text: str) -> list[dict[str, object]]:

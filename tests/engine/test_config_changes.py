@@ -81,11 +81,18 @@ def test_diff_ignores_layout_aliases_and_omitted_defaults():
     ]
 
 
-def test_diff_with_an_invalid_text_compares_what_is_written():
-    # the invalid side has no defaults filled in: keys it omits read as None
-    changes = {d["key"]: d for d in diff_texts("", "[execution_pool]\nmax_open_groups = 0\n")}
-    assert changes["execution_pool.max_open_groups"] == {"key": "execution_pool.max_open_groups", "old": 10, "new": 0}
-    assert changes["app.mode"] == {"key": "app.mode", "old": "webapp_self_contained", "new": None}
+def test_diff_with_an_invalid_text_lists_only_what_changed():
+    # an unchanged key of an invalid draft is no change ("0" vs the TOML integer 0 was one);
+    # the refused value is shown as written
+    bad = DEFAULT_TOML.replace("max_open_groups = 10", "max_open_groups = 0")
+    assert diff_texts(DEFAULT_TOML, bad) == [
+        {"key": "execution_pool.max_open_groups", "old": 10, "new": 0}]
+    assert diff_texts("", "[execution_pool]\nmax_open_groups = 0\n") == [
+        {"key": "execution_pool.max_open_groups", "old": 10, "new": 0}]
+    typo = DEFAULT_TOML.replace("max_open_groups = 10", 'max_open_groups = "ten"\nmax_open_gr = 3')
+    assert diff_texts(DEFAULT_TOML, typo) == [
+        {"key": "execution_pool.max_open_groups", "old": 10, "new": "ten"},
+        {"key": "execution_pool.max_open_gr", "old": None, "new": 3}]
     with pytest.raises(NotToml):
         diff_texts("", "[[")
 
