@@ -89,6 +89,9 @@ async def test_preview_diffs_and_validates_without_writing(eng: Engine):
     assert preview["refused_while_open"] == ["exchange.testnet"]
     bad = (await admin.post("/api/config/preview", json={"changes": {POOL: 0}})).json()
     assert bad["valid"] is False and bad["problems"][0]["path"] == POOL
+    # an invalid draft still lists only the key it changes, nothing unchanged ("0" vs 0)
+    assert [d["key"] for d in bad["diff"]] == [POOL]
+    assert [d["key"] for d in bad["diff_running"]] == [POOL]
     assert eng.config_path.read_text() == before
 
 
