@@ -6,7 +6,9 @@ Receives: a group's previous and next ``GroupState``, the step's events and the 
 Sends: rows to ``journal`` (one per event), ``position_groups`` (summary columns and the full
 msgspec-JSON ``state`` that a restart restores from), ``pyramids``, ``dca_orders``, ``orders``
 (state ``pending`` for every ``OrderIntended`` — written before the order is sent), ``fills``
-(INSERT OR IGNORE by trade id) and ``closed_trades`` when the group closes.
+(INSERT OR IGNORE by trade id) and ``closed_trades`` when the group closes; the analytics
+roll-ups of what the step realized or closed (``actors/analytics/steps.py``), in the same
+transaction.
 Fails how: any SQL error propagates to the caller's write, whose savepoint is rolled back: the
 step is not recorded and the caller must not act on it.
 """
@@ -19,6 +21,7 @@ from decimal import Decimal
 
 import msgspec
 
+from actors.analytics import steps as analytics_steps
 from actors.store.writer import Store
 from engine.group import GroupState, average_entry
 from engine.group.messages import GroupClosed, GroupEvent, OrderIntended, TradeFilled
@@ -57,17 +60,19 @@ def record_step(conn: sqlite3.Connection, store: Store, *, instance: str, before
                 now_ms: int, actor: str = "group") -> None:
     """Journal the events and bring every projection of the group up to ``after``."""
     gid = after.group_id
+    events = tuple(events)
     for ev in events:
         store.journal(conn, actor=actor, kind=type(ev).__name__, key=f"group:{gid}", body=ev)
         if isinstance(ev, OrderIntended):
             _insert_order(conn, instance, after, ev, now_ms)
         elif isinstance(ev, GroupClosed):
             _insert_closed_trade(conn, ev)
-    if trade is not None:
-        _insert_fill(conn, instance, after, trade, now_ms)
+    fill_is_new = trade is not None and _insert_fill(conn, instance, after, trade, now_ms)
     _write_pyramids(conn, before, after, now_ms)
     _write_legs(conn, before, after, now_ms)
     _write_group(conn, after, now_ms)
+    analytics_steps.record(conn, before=before, after=after, events=events, trade=trade,
+                           fill_is_new=fill_is_new, now_ms=now_ms)
 
 
 def _write_group(conn: sqlite3.Connection, s: GroupState, now_ms: int) -> None:
@@ -139,16 +144,17 @@ def _insert_order(conn: sqlite3.Connection, instance: str, s: GroupState, ev: Or
 
 
 def _insert_fill(conn: sqlite3.Connection, instance: str, s: GroupState, t: TradeFilled,
-                 now_ms: int) -> None:
+                 now_ms: int) -> bool:
+    """The trade's ``fills`` row; False when it was already recorded."""
     entry_side = "buy" if s.side == "long" else "sell"
     side = entry_side if t.ref.purpose == "e" else ("sell" if entry_side == "buy" else "buy")
     cid = encode_cid(instance, s.group_id, t.ref.pyramid, t.ref.leg, t.ref.purpose, t.ref.attempt)
-    conn.execute(
+    return 1 == conn.execute(  # rowcount 0: the trade id was already there
         "INSERT OR IGNORE INTO fills (exchange, symbol, trade_id, client_order_id, group_id, side,"
         " price, quantity, fee, fee_currency, ts, recorded_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?,"
         " ?, ?, ?)",
         (s.exchange, s.symbol, t.trade_id, cid, s.group_id, side, str(t.price), str(t.qty),
-         str(t.fee), t.fee_asset, t.ts_ms, now_ms))
+         str(t.fee), t.fee_asset, t.ts_ms, now_ms)).rowcount
 
 
 def _insert_closed_trade(conn: sqlite3.Connection, ev: GroupClosed) -> None:

@@ -1,9 +1,9 @@
 """The UI hub: the newest snapshot per topic and the live-push subscribers (SPEC 11.1).
 
 Owns: the last published payload of every topic (``status``, ``dashboard``, ``groups``,
-``queue``, ``risk``, ``logs``, ``alerts``, ``config``), the set of "changed" topics not yet
-published, and the subscribers (one per ``/api/ws`` connection), each with at most ONE pending
-message per topic.
+``queue``, ``risk``, ``logs``, ``alerts``, ``config``, ``analytics``), the set of "changed"
+topics not yet published, and the subscribers (one per ``/api/ws`` connection), each with at
+most ONE pending message per topic.
 Receives: ``touch(topic)`` from any actor after it recorded a change (cheap, never blocks, never
 awaits: it only marks the topic and wakes the hub); ``subscribe()`` from the live-push route;
 ``close()`` at shutdown.
@@ -29,9 +29,13 @@ import trio
 log = logging.getLogger("engine.system")
 
 TOPICS = ("status", "dashboard", "groups", "queue", "risk", "logs", "alerts", "config")
+# topics that exist once the runtime attaches their builder (``analytics``: the Performance
+# page, actors/read/analytics.py); until then they are accepted and never published
+OPTIONAL_TOPICS = ("analytics",)
+_ALL = TOPICS + OPTIONAL_TOPICS
 # a change of one topic changes what another shows (Panel A counts groups and queue entries;
 # Waiting rows of the positions list are queue entries)
-IMPLIED = {"groups": ("dashboard", "status"), "queue": ("dashboard", "groups"),
+IMPLIED = {"groups": ("dashboard", "status", "analytics"), "queue": ("dashboard", "groups"),
            "alerts": ("dashboard",), "status": ("dashboard",), "risk": ("dashboard",)}
 REFRESH_S = 1.0
 _encode = msgspec.json.Encoder(enc_hook=str).encode
@@ -101,8 +105,8 @@ class UiHub:
 
     def set_builder(self, topic: str, fn: Builder) -> None:
         """Who computes a topic's payload (e.g. the risk actor replaces the ``risk`` one)."""
-        if topic not in TOPICS:
-            raise ValueError(f"unknown topic {topic!r}; expected one of {TOPICS}")
+        if topic not in _ALL:
+            raise ValueError(f"unknown topic {topic!r}; expected one of {_ALL}")
         self._builders[topic] = fn
 
     @property
@@ -111,8 +115,8 @@ class UiHub:
 
     def touch(self, topic: str) -> None:
         """``topic`` changed (the change is already recorded). Never blocks."""
-        if topic not in TOPICS:
-            raise ValueError(f"unknown topic {topic!r}; expected one of {TOPICS}")
+        if topic not in _ALL:
+            raise ValueError(f"unknown topic {topic!r}; expected one of {_ALL}")
         self._dirty.add(topic)
         self._dirty.update(IMPLIED.get(topic, ()))
         if self._subscribers:
@@ -124,10 +128,10 @@ class UiHub:
         if self.closed:
             raise HubClosed()
         now = self._clock_ms()
-        for topic in TOPICS:
+        for topic in _ALL:
             self._publish(topic, now)
         sub = Subscriber(self)
-        for topic in TOPICS:
+        for topic in _ALL:
             if topic in self._latest:
                 sub.offer(topic, "snapshot", now, self._latest[topic])
         self._subscribers.add(sub)
@@ -152,11 +156,11 @@ class UiHub:
             if trio.current_time() >= next_refresh:
                 next_refresh = trio.current_time() + REFRESH_S
                 if self._subscribers:
-                    self._dirty.update(TOPICS)
+                    self._dirty.update(_ALL)
             if self._subscribers and self._dirty:
                 topics, self._dirty = self._dirty, set()
                 now = self._clock_ms()
-                for topic in TOPICS:
+                for topic in _ALL:
                     if topic in topics:
                         self._publish(topic, now)
                 # coalescing: changes arriving now wait for the next publication

@@ -12,6 +12,7 @@ children in any order; they are checked at COMMIT.
 """
 
 from actors.exchange.paper_schema import PAPER_SCHEMA
+from actors.store.schema_analytics import ANALYTICS_SCHEMA
 
 BOOTSTRAP = "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
 
@@ -357,4 +358,5 @@ CREATE INDEX login_failures_ip ON login_failures(source_ip, ts);
 # v2: the paper exchange's own tables (balances, orders, trades, prices — SPEC 12.6). They are
 # also created on demand by actors/exchange/paper_schema.py (IF NOT EXISTS), so a database the
 # paper exchange already used migrates cleanly.
-MIGRATIONS: list[str] = [_V1, PAPER_SCHEMA]
+# v3: what the analytics roll-ups are rebuilt from (actors/store/schema_analytics.py).
+MIGRATIONS: list[str] = [_V1, PAPER_SCHEMA, ANALYTICS_SCHEMA]
