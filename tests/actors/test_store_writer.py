@@ -1,10 +1,12 @@
 """The group-commit writer's threaded COMMIT and background checkpoints (actors/store/writer.py,
 actors/store/checkpointer.py), on real SQLite files."""
 
+import threading
 from pathlib import Path
 
 import pytest
 import trio
+from trio.testing import MockClock
 
 from actors.store.checkpointer import CHECKPOINT_EVERY
 from actors.store.writer import Store
@@ -144,3 +146,43 @@ async def test_ran_is_not_called_for_a_write_that_fails(store: Store):
             await store.write(broken, ran=calls.append)
         store.stop_writer()
     assert calls == []
+
+
+class _Watched(Store):
+    """Records where each batch's COMMIT ran and that every batch passed ``_commit_batch``."""
+
+    batches_seen = 0
+    commit_threads: list[int] = []
+
+    async def _commit_batch(self, batch, *, threaded: bool) -> None:
+        self.batches_seen += 1
+        await super()._commit_batch(batch, threaded=threaded)
+
+    def _commit_and_release(self) -> None:
+        self.commit_threads.append(threading.get_ident())
+        super()._commit_and_release()
+
+
+async def _three_writes(path: Path) -> _Watched:
+    watched = _Watched.open(path)
+    watched.commit_threads = []
+    try:
+        async with trio.open_nursery() as nursery:
+            await nursery.start(watched.run_writer)
+            for i in range(3):
+                await watched.write(_put(i))
+            watched.stop_writer()
+    finally:
+        watched.close()
+    return watched
+
+
+async def test_with_the_real_clock_every_commit_runs_in_a_worker_thread(tmp_path: Path):
+    watched = await _three_writes(tmp_path / "engine.db")
+    assert watched.batches_seen == 3 and len(watched.commit_threads) == 3
+    assert threading.get_ident() not in watched.commit_threads
+
+
+def test_under_mockclock_the_same_batch_path_commits_on_the_trio_thread(tmp_path: Path):
+    seen = trio.run(_three_writes, tmp_path / "engine.db", clock=MockClock(autojump_threshold=0))
+    assert seen.batches_seen == 3 and seen.commit_threads == [threading.get_ident()] * 3

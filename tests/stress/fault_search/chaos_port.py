@@ -302,7 +302,7 @@ class KillableStore(Store):
     before_commit: Callable[[], str | None] = staticmethod(lambda: None)
     on_kill: Callable[[], None] = staticmethod(lambda: None)
 
-    def _commit_batch(self, batch) -> None:
+    async def _commit_batch(self, batch, *, threaded: bool) -> None:
         if self.killed:
             self._fail(batch)
             return
@@ -311,7 +311,7 @@ class KillableStore(Store):
             self.on_kill()
             self._fail(batch)
             return
-        super()._commit_batch(batch)
+        await super()._commit_batch(batch, threaded=threaded)
         if when == "after_commit":
             self.on_kill()
 
