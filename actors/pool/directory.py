@@ -3,20 +3,24 @@
 Owns: the slot of every running group actor (by id and by its pair+timeframe key), the keys
 whose group failed in this run (new entries for them are refused until the next start), and
 the slots reserved for reversing groups (group id → the queue entry that will take its slot).
-Receives: ``register`` / ``unregister`` / ``fail`` from the supervisor, its only writer.
-Sends: nothing. Readers (routing, the risk actor, the reconciler) look groups up here instead
+Receives: ``register`` / ``unregister`` / ``fail`` from the supervisor, its only writer;
+order outcomes from the gateway (``deliver``).
+Sends: each order outcome to the group actor that owns the order (never blocks). Readers (routing, the risk actor, the reconciler) look groups up here instead
 of reaching into the supervisor; a group's state is read through its actor, its one owner.
 Fails how: never raises; lookups of unknown ids or keys answer None.
 """
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Iterator
 
 from actors.group.actor import GroupActor
 from engine.grid_settings import GridSettings
 from engine.group import GroupState, slots_held
 from engine.queue import Key
+
+log = logging.getLogger("engine.system")
 
 
 class Slot:
@@ -75,3 +79,13 @@ class GroupDirectory:
     def fail(self, slot: Slot) -> None:
         slot.crashed = True
         self.failed_keys.add(slot.key)
+
+    def deliver(self, group_id: int, msg: object) -> None:
+        """The gateway's outcome of an order to the group that owns it (never blocks)."""
+        slot = self.groups.get(group_id)
+        if slot is None or slot.crashed:
+            log.warning("order update for a group that is not running", extra={
+                "event": "update_unrouted", "group_id": group_id,
+                "data": {"message": type(msg).__name__}})
+            return
+        slot.actor.deliver(msg)

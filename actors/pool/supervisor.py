@@ -283,16 +283,6 @@ class Supervisor:
 
         await self.store.write(write)
 
-    def deliver(self, group_id: int, msg: object) -> None:
-        """The gateway's outcomes to the owning actor (never blocks)."""
-        slot = self.directory.get(group_id)
-        if slot is None or slot.crashed:
-            log.warning("order update for a group that is not running", extra={
-                "event": "update_unrouted", "group_id": group_id,
-                "data": {"message": type(msg).__name__}})
-            return
-        slot.actor.deliver(msg)
-
     async def _released(self, msg: SlotReleased) -> None:
         self.directory.release_key(msg.group_id)
         log.info(f"group {msg.group_id} {msg.status}: slot released", extra={

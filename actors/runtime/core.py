@@ -83,7 +83,7 @@ class EngineCore:
             feed_mode=clock.mode == "feed", prices=self.prices,
             on_change=lambda: on_change("analytics"))
         self.gateway = OrderGateway(
-            port=port, store=store, instance=self.instance, deliver=self.supervisor.deliver,
+            port=port, store=store, instance=self.instance, deliver=self.supervisor.directory.deliver,
             clock_ms=clock.now_ms, on_invalid_order=self.precision.request_refresh,
             price_of=self._price_of, priority=config.exchange.order_priority,
             alert_after_ms=lambda: int(self.config.exchange.protective_wait_alert_sec * 1000))

@@ -79,7 +79,7 @@ async def test_a_group_that_crashes_with_a_command_queued_releases_its_sender(
         await kit.send(signal())
         # an update naming a leg the group does not have: the reducer refuses it (a bug) —
         # delivered right before the pyramid, so the pyramid waits behind it in the inbox
-        kit.sup.deliver(1, TradeFilled(ref=OrderRef(pyramid=7, leg=7, purpose="e", attempt=0),
+        kit.sup.directory.deliver(1, TradeFilled(ref=OrderRef(pyramid=7, leg=7, purpose="e", attempt=0),
                                        trade_id="x", price=D(1), qty=D(1), fee=D(0),
                                        fee_asset="USDT", ts_ms=0))
         pyramid = await kit.send(signal(ts_ms=START_MS + HOUR_MS))

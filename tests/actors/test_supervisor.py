@@ -175,7 +175,7 @@ async def test_a_crashing_group_is_contained(tmp_path, autojump_clock):
         await kit.send(signal(timeframe=15))
         resting = kit.open_orders()
         # an update naming a leg the group does not have: the reducer refuses it (a bug)
-        kit.sup.deliver(1, TradeFilled(ref=OrderRef(pyramid=7, leg=7, purpose="e", attempt=0),
+        kit.sup.directory.deliver(1, TradeFilled(ref=OrderRef(pyramid=7, leg=7, purpose="e", attempt=0),
                                        trade_id="x", price=D(1), qty=D(1), fee=D(0),
                                        fee_asset="USDT", ts_ms=0))
         await kit.settle()
