@@ -37,7 +37,7 @@ from engine.grid_settings import GridSettings, ladder_for_pyramid
 from engine.ladder import NO_SIZE, expected_profit
 from engine.ladder import PyramidPlan as LadderPlan
 from engine.precision import MetadataMissing, ResolvedRules
-from engine.queue import QueuedSignal, QueueReason
+from engine.queue import EntryQueued, EntryReplaced, QueuedSignal, QueueReason
 from engine.routing import (
     Duplicate, EntryFacts, Enqueue, Ignore, Open, PoolFacts, Pyramid, Refuse, entry_notional,
     group_plan, route_entry,
@@ -265,7 +265,7 @@ async def enqueue(sup: PoolContext, sig: Signal, inbox_id: int | None, reason: Q
         also=marking(sup, marks))
     log_marks(marks(step), sig)
     entry_id = next((ev.entry.id for ev in step.events
-                     if type(ev).__name__ in ("EntryQueued", "EntryReplaced")), None)
+                     if isinstance(ev, (EntryQueued, EntryReplaced))), None)
     sup.poke("queued")  # the watched symbols include queued ones
     return entry_id
 
