@@ -6,12 +6,15 @@ It composes the functions the engine trades with — ``effective_grid`` (overrid
 ``effective_rules`` (precision settings), ``preview_pyramid`` (the legs and their checks),
 ``leg_tp_price`` / ``aggregate_target`` — so the preview cannot drift from what a signal gets.
 Legs are assumed to fill at their planned price, which is what a TP shown beside them means.
+Numbers are returned as ``engine.display`` shows them (prices to the tick, quantities to the
+step, amounts to the quote's precision); the percentages are the configured values.
 """
 
 from decimal import Decimal
 from typing import Any, Literal
 
 from engine.config.model import Config
+from engine.display import for_rules, plain
 from engine.errors import InvalidInput
 from engine.grid_settings import GridSettings, effective_grid
 from engine.ladder import aggregate_target, leg_tp_price, preview_pyramid
@@ -48,12 +51,13 @@ def ladder_preview(cfg: Config, *, symbol: str, timeframe: int, side: Side, pyra
             by_leg.setdefault(problem.leg, []).append({"rule": problem.rule,
                                                        "message": problem.message})
     per_leg_tp = grid.tp_mode in ("leg", "hybrid")
+    show = for_rules(resolved.rules, cfg.app.quote_currencies[0])  # numbers as people see them
     rows = [{
         "leg": f"DCA{leg.index}", "index": leg.index, "order_type": leg.order_type,
-        "gap_percent": leg.gap_percent, "weight_percent": leg.weight_percent,
-        "tp_percent": leg.tp_percent, "price": leg.price, "qty": leg.qty,
-        "notional": leg.notional,
-        "tp_price": leg_tp_price(leg.price, leg.tp_percent, side, tick)
+        "gap_percent": plain(leg.gap_percent), "weight_percent": plain(leg.weight_percent),
+        "tp_percent": plain(leg.tp_percent), "price": show.price(leg.price),
+        "qty": show.qty(leg.qty), "notional": show.usd(leg.notional),
+        "tp_price": show.price(leg_tp_price(leg.price, leg.tp_percent, side, tick))
         if per_leg_tp and leg.price > 0 else None,
         "refused": leg.index in by_leg, "problems": by_leg.get(leg.index, []),
     } for leg in legs]
@@ -65,11 +69,11 @@ def ladder_preview(cfg: Config, *, symbol: str, timeframe: int, side: Side, pyra
         aggregate = aggregate_target(average, grid.tp_percent, side, tick)
     return {
         "ok": True, "symbol": symbol, "timeframe": timeframe, "side": side, "pyramid": pyramid,
-        "price": price, "notional": notional, "tp_mode": grid.tp_mode,
+        "price": show.price(price), "notional": show.usd(notional), "tp_mode": grid.tp_mode,
         "entry_order_type": grid.entry_order_type, "rules_source": resolved.source,
-        "tick_size": tick, "step_size": resolved.rules.step_size,
-        "min_notional": resolved.rules.min_notional, "legs": rows,
-        "deployed_notional": deployed, "average_entry": average, "aggregate_tp_price": aggregate,
-        "would_send": not problems,
+        "tick_size": plain(tick), "step_size": plain(resolved.rules.step_size),
+        "min_notional": plain(resolved.rules.min_notional), "legs": rows,
+        "deployed_notional": show.usd(deployed), "average_entry": show.price(average),
+        "aggregate_tp_price": show.price(aggregate), "would_send": not problems,
         "problems": [{"rule": pr.rule, "message": pr.message, "leg": pr.leg} for pr in problems],
     }

@@ -18,6 +18,7 @@ from __future__ import annotations
 import logging
 import secrets as tokens
 from collections.abc import Callable
+from decimal import Decimal
 from typing import Any
 
 import trio
@@ -26,6 +27,7 @@ from actors.exchange.port import AuthFailed, ExchangeError, ExchangePort
 from actors.settings.config_service import ConfigRefused, ConfigService
 from actors.settings.secrets import SecretsError, SecretStore, canonical_name
 from engine.config import SECRET_ENV, SECRET_KEYS, ConfigInvalid, Problem, secret_value_problems
+from engine.display import for_quote
 from engine.masking import Masker, mask
 
 log = logging.getLogger("engine.config")
@@ -139,9 +141,11 @@ class SecretAdmin:
 
 def _balance_outcome(quote: str, balances: dict[str, Any]) -> dict[str, Any]:
     held = balances.get(quote)
-    free, locked = (held.free, held.locked) if held is not None else (0, 0)
-    return {"ok": True, "outcome": "ok", "quote": quote, "free": str(free),
-            "locked": str(locked), "message": f"connected; {free} {quote} free"}
+    show = for_quote(quote)
+    free = show.usd(held.free if held is not None else Decimal(0))
+    locked = show.usd(held.locked if held is not None else Decimal(0))
+    return {"ok": True, "outcome": "ok", "quote": quote, "free": free, "locked": locked,
+            "message": f"connected; {free} {quote} free"}
 
 
 def _auth_outcome(message: str) -> dict[str, Any]:

@@ -196,5 +196,6 @@ def catalogue() -> list[dict[str, Any]]:
 
 def schema() -> dict[str, Any]:
     """What ``GET /api/config/schema`` answers: the sections in page order, the Apply effects
-    in words, and the catalogue."""
-    return {"sections": list(SECTIONS), "effects": dict(EFFECT_TEXT), "fields": catalogue()}
+    in words and sorted into now / new_groups / restart, and the catalogue."""
+    return {"sections": list(SECTIONS), "effects": dict(EFFECT_TEXT),
+            "effect_classes": dict(EFFECT_CLASS), "fields": catalogue()}

@@ -65,9 +65,10 @@ async def test_ladder_preview_marks_the_legs_the_filters_refuse(eng: Engine):
     plan = r.json()
     assert plan["ok"] and plan["symbol"] == "LTCUSDT" and plan["would_send"]
     rows = [(leg["price"], leg["qty"], leg["notional"], leg["tp_price"]) for leg in plan["legs"]]
-    assert rows == [("100.00", "5.000", "500.00000", "101.00"),
-                    ("99.00", "3.030", "299.97000", "100.48"),
-                    ("98.00", "2.040", "199.92000", "99.96")]
+    assert rows == [("100.00", "5.000", "500.00", "101.00"),
+                    ("99.00", "3.030", "299.97", "100.48"),
+                    ("98.00", "2.040", "199.92", "99.96")]
+    assert (plan["deployed_notional"], plan["average_entry"]) == ("999.89", "99.29")  # 999.89 / 10.07
     small = (await admin.post("/api/config/preview/ladder", json={**body, "notional": 12})).json()
     assert small["ok"] and not small["would_send"]
     refused = [leg for leg in small["legs"] if leg["refused"]]

@@ -3,7 +3,6 @@ write-only secrets with the CLI's rule, a generated webhook secret shown once, a
 ``fetch_balance`` through the port against the paper exchange and the Binance emulator."""
 
 import json
-from decimal import Decimal
 
 import pytest
 import trio
@@ -83,8 +82,8 @@ async def test_exchange_test_on_the_paper_exchange_reports_the_quote_balance(tmp
         r = await admin.post("/api/exchange/test")
         assert r.status_code == 200, r.text
         assert r.json() == {"exchange": "paper", "testnet": True, "ok": True,
-                                 "outcome": "ok", "quote": "USDT", "free": "10000.0",
-                                 "locked": "0", "message": "connected; 10000.0 USDT free"}
+                                 "outcome": "ok", "quote": "USDT", "free": "10000.00",
+                                 "locked": "0.00", "message": "connected; 10000.00 USDT free"}
 
 
 @pytest.fixture(scope="module")
@@ -110,7 +109,7 @@ async def test_exchange_test_against_binance_tells_auth_from_permission(eng: Eng
         return r.json()
 
     ok = await test(EMU_KEY, EMU_SECRET)
-    assert (ok["outcome"], ok["quote"], Decimal(ok["free"])) == ("ok", "USDT", Decimal("1234.5"))
+    assert (ok["outcome"], ok["quote"], ok["free"]) == ("ok", "USDT", "1234.50")
     wrong_secret = await test(EMU_KEY, "x" * 64)
     assert wrong_secret["outcome"] == "auth" and not wrong_secret["ok"]
     unknown_key = await test("k" * 64, EMU_SECRET)
