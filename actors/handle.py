@@ -58,6 +58,8 @@ if TYPE_CHECKING:
     from actors.settings.config_files import ConfigFiles
     from actors.settings.ladder_previewer import LadderPreviewer
     from actors.settings.secret_admin import SecretAdmin
+    from actors.market.chart import PriceCharts
+    from actors.market.feed_status import PriceFeedStatus
 
 __all__ = ["ActionRefused", "ConfigRefused", "EngineHandle", "HubClosed", "IntakeUnavailable",
            "LastAdmin", "LoginRefused", "Session", "UnknownUser", "UserError", "UserExists",
@@ -94,6 +96,10 @@ class EngineHandle:
     ladder_preview: LadderPreviewer  # the Live Preview's ladder for a draft
     secret_admin: SecretAdmin  # write-only secrets, generated webhook secret, exchange test
     backups: BackupDownload  # the streamed backup archive
+    # The market services (actors/market/services.py), attached by actors/runtime/core.py
+    # when the core runs (None before): the price feed's state and the group price charts
+    price_feed: PriceFeedStatus | None = None
+    charts: PriceCharts | None = None
 
     def __init__(self, *, store: Store, config_store: ConfigStore, secrets: SecretStore,
                  masker: Masker, clock_ms: Callable[[], int],
@@ -266,6 +272,7 @@ class EngineHandle:
             "inbox": {"pending": self.inbox.count("accepted"),
                       "backlog": self._signal_send.statistics().current_buffer_used},
             "last_webhook": self.last_webhook,
+            "price_feed": None if self.price_feed is None else self.price_feed.status(),
             "webhook_signature_validation": cfg.security.webhook_signature_validation,
             "webhook_warning": msgspec.to_builtins(self.webhook_warning()),
         }
@@ -322,7 +329,9 @@ class EngineHandle:
         return self.views.queue()
 
     def precision_view(self, symbol: str | None = None) -> dict[str, Any]:
-        return self.views.precision(symbol)
+        out = self.views.precision(symbol)  # + where the paper markets file came from, its age
+        out["markets_source"] = None if self.price_feed is None else self.price_feed.markets()
+        return out
 
     def alerts_view(self) -> dict[str, Any]:
         return self.views.alerts()

@@ -24,6 +24,13 @@ def dec(value: object, field: str) -> Decimal:
     return d
 
 
+def plain(d: Decimal) -> Decimal:
+    """The same value without trailing zeros nor an exponent (``97.00000000`` -> ``97``,
+    ``10.0`` -> ``10``, never ``1E+1``): exchanges pad their decimal text."""
+    d = d.normalize()
+    return d.quantize(ONE) if d.as_tuple().exponent > 0 else d
+
+
 def positive(value: Decimal, field: str) -> Decimal:
     if value <= 0:
         raise InvalidInput(field, f"must be > 0, got {value}")

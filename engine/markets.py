@@ -13,7 +13,7 @@ from typing import Literal
 
 import msgspec
 
-from engine.decimals import dec
+from engine.decimals import dec, plain
 from engine.errors import InvalidInput
 from engine.types import MarketRules
 
@@ -40,10 +40,7 @@ def load_exchange_info(text: str | bytes) -> dict:
     return info
 
 
-def _clean(d: Decimal) -> Decimal:
-    """Drop trailing zeros without switching to exponent notation (10.0 -> 10, not 1E+1)."""
-    d = d.normalize()
-    return d.quantize(Decimal(1)) if d.as_tuple().exponent > 0 else d
+_clean = plain  # drop trailing zeros without switching to exponent notation
 
 
 def _num(f: dict, key: str, field: str) -> Decimal:

@@ -116,7 +116,8 @@ def build_parser() -> argparse.ArgumentParser:
     restore.add_argument("archive", metavar="ARCHIVE")
     restore.set_defaults(func=cmd_restore)
 
-    for module in ("ops.cli_config", "ops.cli_users", "ops.cli_logs", "ops.cli_analytics"):
+    for module in ("ops.cli_config", "ops.cli_users", "ops.cli_logs", "ops.cli_markets",
+                   "ops.cli_analytics"):
         _register(module, sub)
     from ops.cli_paper import register as register_paper
 

@@ -16,6 +16,7 @@ from werkzeug.exceptions import HTTPException
 from actors.handle import EngineHandle
 from web import api_config, api_groups, api_paper, api_status, api_users, auth, live, webhook
 from web import api_risk  # R5: Panel C and the Risk Engine controls
+from web import api_chart  # GET /api/groups/{id}/chart
 from web import metrics  # GET /metrics (Prometheus)
 from web import api_settings  # Settings page: schema, import/export, secrets, backup
 from web import console  # the operator console: app shell, /static/, headers
@@ -40,6 +41,7 @@ def create_app(handle: EngineHandle) -> QuartTrio:
                       api_groups.bp, api_paper.bp, live.bp, api_risk.bp, metrics.bp):
         app.register_blueprint(blueprint)
     app.register_blueprint(api_settings.bp)
+    app.register_blueprint(api_chart.bp)
     app.register_blueprint(console.bp)  # last: its catch-all shell route
     app.before_request(auth.guard)
 

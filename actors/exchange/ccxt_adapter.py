@@ -316,6 +316,14 @@ class CcxtExchange:
         raw = await self._call(call, params, cost="listen_key")
         return raw.get("listenKey") if isinstance(raw, dict) else None
 
+    async def fetch_ohlcv(self, symbol: str, since_ms: int, until_ms: int) -> list:
+        """1-minute bars (``public_client.Bar``) for the chart backfill (not a port call)."""
+        from actors.exchange.public_client import ohlcv_bars
+
+        rules = await self._rules_for(symbol)
+        return ohlcv_bars(await self._call("fetch_ohlcv", rules.ccxt_symbol, "1m", since_ms,
+                                           1000, {"until": until_ms}, cost="fetch_ohlcv"))
+
     @property
     def client(self) -> Any:
         return self.pool.clients[0]

@@ -2,8 +2,10 @@
 
 Owns: the matching-core ``Book`` (balances, every order and trade, last prices) and its
 ``paper_*`` rows; the stream subscribers.
-Receives: the ``ExchangePort`` calls; ``push_price`` (``POST /api/paper/price`` and the CSV
-feed); ``reset`` (``POST /api/paper/reset``); ``state()`` (``GET /api/paper/state``).
+Receives: the ``ExchangePort`` calls; ``push_price`` (``POST /api/paper/price``, the CSV
+feed, the live feed); ``reset`` (``POST /api/paper/reset``); ``state()`` (``GET
+/api/paper/state``); with ``price_source`` set, it asks it for the price of a symbol it has
+none for before pricing or placing on it.
 Sends: ``OrderUpdate`` / ``PriceUpdate`` to every ``stream()`` subscriber, never blocking.
 Fails how: refusals are the port's errors with Binance's code and message (SPEC 12.6 table):
 -1013/-1111/-1102 ``InvalidOrder``, -1121 ``UnknownSymbol``, -2010 ``InsufficientFunds`` /
@@ -18,7 +20,7 @@ the next state change, at most ``PRICE_FLUSH_S`` after the last price write, and
 """
 
 import logging
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from decimal import Decimal
 from importlib import resources
 from pathlib import Path
@@ -114,6 +116,9 @@ class PaperExchange:
         self._dirty_prices: set[str] = set()
         self._prices_written_at = float("-inf")  # trio time of the last price write
         self._closed = False
+        # feed = "live": asked for the price of a symbol that has none yet (the real
+        # exchange's public data, actors/market/live_feed.py); answers {symbol: price}
+        self.price_source: Callable[[list[str]], Awaitable[dict[str, Decimal]]] | None = None
 
     # --- the port ------------------------------------------------------------------------
     async def load_markets(self) -> dict[str, MarketRules]:
@@ -128,12 +133,14 @@ class PaperExchange:
             return dict(self.book.prices)
         for symbol in symbols:
             self._rules(symbol)
+        await self._ensure_prices(symbols)
         return {s: self.book.prices[s] for s in symbols if s in self.book.prices}
 
     async def create_order(self, request: OrderRequest) -> OrderState:
         await trio.lowlevel.checkpoint()
         if request.position_side is not None:
             raise InvalidOrder("Parameter 'positionSide' sent when not required.", code=-1106)
+        await self._ensure_prices([request.symbol])
         new = NewOrder(client_order_id=request.client_order_id, symbol=request.symbol,
                        side=request.side, type=request.type, quantity=request.quantity,
                        price=request.price, time_in_force=request.time_in_force)
@@ -246,6 +253,16 @@ class PaperExchange:
         }
 
     # --- internals -----------------------------------------------------------------------
+    async def _ensure_prices(self, symbols: list[str]) -> None:
+        """With a ``price_source``, a known symbol without a price gets one before it is used
+        (a market order or a marketable limit would otherwise meet "Market is closed")."""
+        missing = [s for s in symbols if s in self.markets and s not in self.book.prices]
+        if self.price_source is None or not missing:
+            return
+        for symbol, price in sorted((await self.price_source(missing)).items()):
+            if symbol not in self.book.prices:
+                await self.push_price(symbol, price)
+
     def _rules(self, symbol: str) -> MarketRules:
         rules = self.markets.get(symbol)
         if rules is None:

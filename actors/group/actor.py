@@ -84,6 +84,8 @@ class _Command:
 
 
 class Subscription(Protocol):
+    received_ms: int | None  # when the price ``take`` returned reached market data
+
     def take(self) -> Decimal | None: ...
     def quiet_between(self, band: Band | None) -> None: ...
     def close(self) -> None: ...
@@ -264,7 +266,7 @@ class GroupActor:
             newest = self._sub.take()  # coalesced: act on the newest price, clear the flag
             if newest is None:
                 return Step(state=self.state), False
-            msg = PriceChanged(price=newest)
+            msg = PriceChanged(price=newest, received_ms=self._sub.received_ms)
         now = self._clock_ms()
         ctx = self._context(self.state)
         step = decide(self.state, msg, now, ctx)

@@ -44,12 +44,14 @@ class PriceSubscription:
         self._notify = notify
         self.pending = False  # a PriceChanged is in the subscriber's inbox, not yet taken
         self._quiet: Band | None = None  # prices strictly inside decide nothing for it
+        self.received_ms: int | None = None  # when the price ``take`` returned arrived
 
     def take(self) -> Decimal | None:
         """The newest price (possibly newer than the message that woke the subscriber); clears
         the pending flag so the next price notifies again."""
         self.pending = False
         latest = self._market.price(self.symbol)
+        self.received_ms = None if latest is None else latest[1]
         return None if latest is None else latest[0]
 
     def close(self) -> None:

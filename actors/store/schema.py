@@ -12,6 +12,7 @@ children in any order; they are checked at COMMIT.
 """
 
 from actors.exchange.paper_schema import PAPER_SCHEMA
+from actors.market.bars_schema import PRICE_BARS_SCHEMA
 from actors.store.schema_analytics import ANALYTICS_SCHEMA
 
 BOOTSTRAP = "CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL)"
@@ -359,4 +360,5 @@ CREATE INDEX login_failures_ip ON login_failures(source_ip, ts);
 # also created on demand by actors/exchange/paper_schema.py (IF NOT EXISTS), so a database the
 # paper exchange already used migrates cleanly.
 # v3: what the analytics roll-ups are rebuilt from (actors/store/schema_analytics.py).
-MIGRATIONS: list[str] = [_V1, PAPER_SCHEMA, ANALYTICS_SCHEMA]
+# v4: 1-minute price bars for the group charts (actors/market/bars_schema.py).
+MIGRATIONS: list[str] = [_V1, PAPER_SCHEMA, ANALYTICS_SCHEMA, PRICE_BARS_SCHEMA]

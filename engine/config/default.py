@@ -30,8 +30,8 @@ price_poll_sec = 2
 # api_key / api_secret / passphrase: from the secret store only
 
 [exchange.paper]
-markets_file = ""              # "" = bundled Binance spot exchange-info snapshot
-feed = "api"                   # api | csv
+markets_file = ""              # "" = bundled Binance spot exchange-info snapshot; see `engine markets fetch`
+feed = "api"                   # api | csv | live
 replay_interval_ms = 1000
 replay_loop = false
 clock = "wall"                 # wall | feed
@@ -44,6 +44,14 @@ partial_fill_ratio = 1.0
 
 [exchange.paper.start_balances]
 USDT = 10000.0
+
+[exchange.paper.live]          # feed = "live": the public market data of a real exchange, no API key
+exchange = "binance"           # binance | bybit | okx | kucoin | mexc | gateio
+stream = "bookTicker"          # bookTicker (mid of best bid/ask, real time) | ticker (last trade, 1/s)
+poll_sec = 2                   # REST polling interval (exchanges other than binance, binance while its socket is down)
+stale_sec = 30                 # no price for longer: alert, and aggregate/hybrid TP wait for a fresh one
+rest_url = ""                  # "" = the exchange's own; or env ENGINE_PUBLIC_REST_URL
+ws_url = ""                    # "" = the exchange's own; or env ENGINE_PUBLIC_WS_URL
 
 [execution_pool]
 max_open_groups = 10
@@ -175,6 +183,7 @@ theme = "dark"                 # dark | light
 realtime_update_ms = 500
 font_size = 14
 auto_save_config = true
+chart_history_days = 30        # price bars kept for the group charts
 
 [ui.column_visibility]
 # positions = ["pair", "pyramids", "dca_filled", "avg_entry", "pnl_pct", "pnl_usd", "tp_mode", "status"]

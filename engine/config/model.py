@@ -57,9 +57,20 @@ class AppConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields
     metrics_enabled: bool = False
 
 
+class PaperLiveConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
+    """``feed = "live"``: public market data of a real exchange (no API key)."""
+
+    exchange: Literal["binance", "bybit", "okx", "kucoin", "mexc", "gateio"] = "binance"
+    stream: Literal["bookTicker", "ticker"] = "bookTicker"
+    poll_sec: Decimal = D(2)
+    stale_sec: int = 30
+    rest_url: str = ""
+    ws_url: str = ""
+
+
 class PaperConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
     markets_file: str = ""
-    feed: Literal["api", "csv"] = "api"
+    feed: Literal["api", "csv", "live"] = "api"
     csv_files: dict[str, str] = {}
     replay_interval_ms: int = 1000
     replay_loop: bool = False
@@ -68,6 +79,7 @@ class PaperConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fiel
     maker_fee_percent: Decimal = D("0.1")
     taker_fee_percent: Decimal = D("0.1")
     partial_fill_ratio: Decimal = D("1.0")
+    live: PaperLiveConfig = PaperLiveConfig()
 
 
 class ExchangeConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=True):
@@ -194,6 +206,7 @@ class UiConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_fields=
     font_size: int = 14
     column_visibility: dict[str, tuple[str, ...]] = {}
     auto_save_config: bool = True
+    chart_history_days: int = 30
 
 
 NOTIFY_EVENTS: tuple[str, ...] = (

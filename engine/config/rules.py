@@ -181,6 +181,7 @@ def _exchange(c: Checker, cfg: Config) -> None:
     for symbol, file in paper.csv_files.items():
         c.not_empty(join("exchange.paper.csv_files", symbol), file)
     c.at_least("exchange.paper.replay_interval_ms", paper.replay_interval_ms, 0)
+    _paper_live(c, paper)
     for asset, amount in paper.start_balances.items():
         c.at_least(join("exchange.paper.start_balances", asset), amount, 0)
     c.between("exchange.paper.maker_fee_percent", paper.maker_fee_percent, 0, 5)
@@ -190,6 +191,20 @@ def _exchange(c: Checker, cfg: Config) -> None:
             "exchange.paper.partial_fill_ratio",
             f"must satisfy 0 < ratio <= 1, got {paper.partial_fill_ratio}",
         )
+
+
+def _paper_live(c: Checker, paper: Any) -> None:
+    """``feed = "live"``: public prices in real time, so the clock is the wall clock."""
+    live = paper.live
+    if paper.feed == "live" and paper.clock == "feed":
+        c.add("exchange.paper.clock", 'feed = "live" runs on wall time: set clock = "wall"')
+    c.between("exchange.paper.live.poll_sec", live.poll_sec, Decimal("0.5"), 60)
+    c.between("exchange.paper.live.stale_sec", live.stale_sec, 5, 3600)
+    for key, url, schemes in (("rest_url", live.rest_url, ("http://", "https://")),
+                              ("ws_url", live.ws_url, ("ws://", "wss://"))):
+        if url and not url.startswith(schemes):
+            c.add(f"exchange.paper.live.{key}",
+                  f"must start with {' or '.join(schemes)} (or be empty), got {url!r}")
 
 
 def _pool_queue_risk(c: Checker, cfg: Config) -> None:
@@ -297,6 +312,7 @@ def _logging_security_ui(c: Checker, cfg: Config) -> None:
     c.between("security.session_timeout_minutes", s.session_timeout_minutes, 5, 10080)
     c.between("ui.realtime_update_ms", cfg.ui.realtime_update_ms, 100, 10000)
     c.between("ui.font_size", cfg.ui.font_size, 10, 24)
+    c.between("ui.chart_history_days", cfg.ui.chart_history_days, 1, 3650)
     seen: set[str] = set()
     for i, platform in enumerate(cfg.packaging.target_platforms):
         path = join("packaging.target_platforms", i)

@@ -91,6 +91,7 @@ class OrderEnded(msgspec.Struct, frozen=True, kw_only=True, tag=True):
 
 class PriceChanged(msgspec.Struct, frozen=True, kw_only=True, tag=True):
     price: Decimal
+    received_ms: int | None = None  # when market data got it (None: unknown, taken as fresh)
 
 
 class Tick(msgspec.Struct, frozen=True, kw_only=True, tag=True):

@@ -50,6 +50,13 @@ def quiet_band(state: GroupState, rules: MarketRules) -> Band | None:
     return (None, min(triggers)) if state.side == "long" else (max(triggers), None)
 
 
+def too_old(received_ms: int | None, now_ms: int, max_age_ms: int | None) -> bool:
+    """A price older than the feed's stale limit may no longer be the market's: the aggregate
+    target (aggregate and hybrid modes) waits for a fresh one (paper ``feed = "live"``)."""
+    return max_age_ms is not None and received_ms is not None \
+        and now_ms - received_ms > max_age_ms
+
+
 def inside(band: Band | None, price: Decimal) -> bool:
     if band is None:
         return False

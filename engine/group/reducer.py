@@ -34,7 +34,7 @@ from engine.group.messages import (
     WriteOffLot,
 )
 from engine.group.lots import book_exit
-from engine.group.price_watch import aggregate_trigger
+from engine.group.price_watch import aggregate_trigger, too_old
 from engine.group.state import GridSnapshot, GroupContext, GroupState, OrderRef
 from engine.orders import INDEXES
 from engine.types import Side
@@ -95,7 +95,8 @@ def _apply(d: Draft, msg: GroupInput) -> None:
             _rejected(d, msg)
         case PriceChanged():
             entries.cancel_stale_ladders(d, msg.price)
-            _check_aggregate(d, msg.price)
+            if not too_old(msg.received_ms, d.now, d.ctx.price_max_age_ms):
+                _check_aggregate(d, msg.price)
         case Tick():
             _tick(d)
         case AddPyramid():

@@ -225,3 +225,4 @@ class GroupContext(msgspec.Struct, frozen=True, kw_only=True):
     slippage_action: Literal["warn", "reject"] = "warn"
     timer_start_condition: TimerCondition = "after_5_pyramids"
     reset_timer_on_replacement: bool = False
+    price_max_age_ms: int | None = None  # older prices fire no aggregate TP (None: no limit)

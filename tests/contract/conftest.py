@@ -102,7 +102,16 @@ async def ccxt_venue(tmp_path: Path) -> AsyncIterator[Venue]:
 # --- end of extension point ---------------------------------------------------------------
 
 
-IMPLEMENTATIONS = {"paper": paper_venue, "ccxt": ccxt_venue}
+@asynccontextmanager
+async def paper_live_venue(tmp_path: Path) -> AsyncIterator[Venue]:
+    """The paper exchange on live public prices from the emulator (``conftest_live.py``)."""
+    from tests.contract.conftest_live import paper_live_venue as live
+
+    async with live(tmp_path, CONTRACT_SETTINGS) as v:
+        yield v
+
+
+IMPLEMENTATIONS = {"paper": paper_venue, "ccxt": ccxt_venue, "paper_live": paper_live_venue}
 
 
 @pytest.fixture(params=sorted(IMPLEMENTATIONS))

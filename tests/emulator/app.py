@@ -17,6 +17,7 @@ import trio
 
 from tests.emulator.account import Account, BinanceError
 from tests.emulator.control import DEFAULT_MESSAGES, Counters, Fault, weight_of
+from tests.emulator.public import PublicMarket
 
 SIGNED = {("POST", "/api/v3/order"), ("DELETE", "/api/v3/order"), ("GET", "/api/v3/order"),
           ("GET", "/api/v3/openOrders"), ("GET", "/api/v3/myTrades"), ("GET", "/api/v3/account")}
@@ -30,6 +31,7 @@ class Emulator:
         self.info = exchange_info
         self.api_key, self.api_secret = api_key, api_secret
         self.clock_ms = clock_ms
+        self.public: PublicMarket | None = None  # tickers, klines, the /ws market streams
         self.reset()
 
     def reset(self, rate_limits: list[dict] | None = None, *,
@@ -39,6 +41,9 @@ class Emulator:
                      "rateLimits": rate_limits or self._served_info["rateLimits"]}
         self.account = Account(self.info, partial_fill_ratio=partial_fill_ratio,
                                balances=balances)
+        if self.public is None:
+            self.public = PublicMarket(self.account, self.clock_ms)
+        self.public.reset(self.account)
         self.counters = Counters.from_rate_limits(self.info["rateLimits"])
         self.faults: list[Fault] = []
         # every POST /api/v3/order that reached us, "_result": placed / rejected <code> / fault
@@ -68,6 +73,7 @@ class Emulator:
         now = self.clock_ms()
         self._push_user(self.account.set_price(symbol, price, now))
         self._push_prices(symbol, price, now)
+        self.public.on_price(symbol, price, now)
 
     def drop_websockets(self) -> None:
         self._drop.set()
@@ -208,6 +214,8 @@ class Emulator:
                 if method == "DELETE":
                     self.listen_keys.discard(p["listenKey"])
                 return {}
+        if (answer := self.public.route(method, path, p, now_ms)) is not None:
+            return answer
         raise BinanceError(-1100, f"Unknown endpoint {method} {path}", 404)
 
     def _control(self, method: str, path: str, query: str, body: str) -> tuple[int, object, dict]:
@@ -243,7 +251,8 @@ class Emulator:
                              "user_ws": len(self.user_ws), "market_ws": len(self.market_ws),
                              "open_orders": len(self.account.book.open_orders()),
                              "faults_left": sum(f.count for f in self.faults)}, {}
-        return 404, {"error": f"unknown control {method} {path}"}, {}
+        return self.public.control(method, path, data) or (
+            404, {"error": f"unknown control {method} {path}"}, {})
 
     # -- websockets -------------------------------------------------------------------------
 
@@ -252,6 +261,9 @@ class Emulator:
         if msg["type"] != "websocket.connect":
             return
         path = scope["path"]
+        if path == "/ws":  # the public market streams (SUBSCRIBE / UNSUBSCRIBE)
+            await self.public.serve_ws(receive, send, self._drop)
+            return
         query = dict(parse_qsl(scope["query_string"].decode()))
         send_chan, recv_chan = trio.open_memory_channel[dict](1000)
         self._ws_seq += 1

@@ -87,8 +87,10 @@ class _Remote:
 class EmulatorThread(_Remote):
     """The emulator on 127.0.0.1 in a daemon thread of this process (shares the GIL)."""
 
-    def __init__(self) -> None:
-        self.emulator = make_emulator()
+    def __init__(self, info: dict | None = None) -> None:
+        """``info``: the exchangeInfo to serve (default: ``INFO_FILE``)."""
+        self.emulator = make_emulator() if info is None else Emulator(
+            info, api_key=API_KEY, api_secret=API_SECRET)
         self._ready = threading.Event()
         self._token: trio.lowlevel.TrioToken | None = None
         self._stop: trio.Event | None = None
