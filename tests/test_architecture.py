@@ -297,6 +297,7 @@ SUBPACKAGE_DEPENDENCIES: dict[str, dict[str, str]] = {
                "store": "market rules and price bars are cached"},
     "risk": {"market": "the risk cycle reads fresh prices", "store": "risk actions rows"},
     "read": {"group": "read models decode the group's recorded state",
+             "analytics": "the Performance answers sum the analytics roll-ups",
              "pool": "the queue's stored payloads", "runtime": "log lines' fields",
              "store": "read-only queries"},
     "settings": {"exchange": "the exchange connection test", "store": "users, config versions",

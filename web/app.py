@@ -20,6 +20,7 @@ from web import api_chart  # GET /api/groups/{id}/chart
 from web import metrics  # GET /metrics (Prometheus)
 from web import api_settings  # Settings page: schema, import/export, secrets, backup
 from web import console  # the operator console: app shell, /static/, headers
+from web import api_analytics  # /api/analytics/*: the Performance page
 from web.connections import ShieldedSend
 from web.headers import SecurityHeaders
 from web.common import ApiError, error_response
@@ -42,6 +43,7 @@ def create_app(handle: EngineHandle) -> QuartTrio:
         app.register_blueprint(blueprint)
     app.register_blueprint(api_settings.bp)
     app.register_blueprint(api_chart.bp)
+    app.register_blueprint(api_analytics.bp)
     app.register_blueprint(console.bp)  # last: its catch-all shell route
     app.before_request(auth.guard)
 

@@ -42,6 +42,10 @@ def encode_lots(lots: tuple[LotExit, ...]) -> str | None:
     return _encode(lots).decode() if lots else None
 
 
+def decode_lots(text: str | bytes) -> tuple[LotExit, ...]:
+    return _lots(text)
+
+
 def fill_fact(client_order_id: str, realized: str | None, lots: str | None) -> FillFact | None:
     """A fill of one of our orders; None for a fill whose cid is not ours or that has no
     recorded realization (recorded before the analytics migration)."""
@@ -127,10 +131,12 @@ def _fact(info: GroupInfo, ts: int, amount: Decimal) -> RealizationFact:
                            timeframe=info.timeframe, side=info.side, strategy=info.strategy)
 
 
-def closed_trades(conn: sqlite3.Connection, infos: dict[int, GroupInfo]
-                  ) -> Iterator[TradeFact]:
-    """Every closed trade of the groups in ``infos``, with its legs (from the group's state)."""
-    cursor = conn.execute("SELECT t.*, g.state AS state FROM closed_trades t JOIN"
+def closed_trades(conn: sqlite3.Connection, infos: dict[int, GroupInfo], *,
+                  with_legs: bool = True) -> Iterator[TradeFact]:
+    """Every closed trade of the groups in ``infos``; ``with_legs``: with its legs (decoded
+    from the group's stored state — what the ladder needs and the rest does not)."""
+    state = "g.state" if with_legs else "NULL"
+    cursor = conn.execute(f"SELECT t.*, {state} AS state FROM closed_trades t JOIN"
                           " position_groups g ON g.id = t.group_id ORDER BY t.closed_at,"
                           " t.group_id")
     names = [d[0] for d in cursor.description]

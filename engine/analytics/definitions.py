@@ -113,3 +113,14 @@ class RealizationFact(msgspec.Struct, frozen=True, kw_only=True):
     timeframe: int
     side: str
     strategy: str
+
+
+class Filters(msgspec.Struct, frozen=True, kw_only=True):
+    """What an answer's trade figures are restricted to (None: everything)."""
+
+    pair: str | None = None
+    timeframe: int | None = None
+    strategy: str | None = None
+
+    def __bool__(self) -> bool:
+        return any(v is not None for v in (self.pair, self.timeframe, self.strategy))

@@ -190,3 +190,18 @@ def test_best_and_worst_symbol_of_a_day():
     assert best_and_worst({"A": Bucket(realized=D(3)), "B": Bucket(realized=D(-2)),
                            "C": Bucket(realized=D(3)), "D": Bucket()}) == ("A", "B")
     assert best_and_worst({"A": Bucket()}) == (None, None)
+
+
+def test_answers_show_numbers_by_the_display_rules_and_na():
+    from engine.analytics.present import present
+    from engine.display import for_quote
+
+    shown = present({"pnl_usd": D("6.795"), "win_rate_percent": D(2) / 3 * 100,
+                     "sharpe": 7.399218, "rr": None, "trades": 3, "qty": D("0.50"),
+                     "realized_by_period_usd": {"day": D("-0.004"), "all": D("1")},
+                     "rows": [{"avg_loss_usd": None}]}, for_quote("USDT"))
+    assert shown == {"pnl_usd": "6.80", "win_rate_percent": "66.67", "sharpe": "7.40",
+                     "rr": "n/a", "trades": 3, "qty": "0.50",
+                     "realized_by_period_usd": {"day": "0.00", "all": "1.00"},
+                     "rows": [{"avg_loss_usd": "n/a"}]}
+    assert present({"x_usd": D("0.123456789")}, for_quote("BTC")) == {"x_usd": "0.12345679"}

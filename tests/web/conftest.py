@@ -24,6 +24,7 @@ from argon2 import PasswordHasher
 from actors.settings.config_edit import set_values
 from actors.settings.config_store import ConfigStore
 from actors.handle import EngineHandle
+from actors.read.analytics import attach_analytics
 from actors.runtime.settings_services import attach_settings_services
 from actors.runtime.logbook import Logbook
 from actors.settings.secrets import SecretStore
@@ -150,6 +151,7 @@ async def start_engine(tmp_path: Path, nursery: trio.Nursery, *,
                           masker=masker, clock_ms=clock, password_hasher=FAST_HASHER,
                           signal_backlog=signal_backlog)
     attach_settings_services(handle)
+    attach_analytics(handle)
     handle.users.add_now(ADMIN, PASSWORD, "admin")
     handle.users.add_now(OPERATOR, PASSWORD, "operator")
     await nursery.start(store.run_writer)
