@@ -45,6 +45,8 @@ from engine.masking import Masker
 EXIT_OK, EXIT_CRASH, EXIT_CONFIG, EXIT_STORAGE, EXIT_LOCKED = 0, 1, 2, 3, 4
 SHUTDOWN_DEADLINE_S = 30
 HTTP_GRACEFUL_S = 1.5
+# an idle keep-alive connection is closed after this long (web/connections.py: why it was not)
+HTTP_KEEP_ALIVE_S = 5
 RESTART_DELAY_S = 5
 
 log = logging.getLogger("engine.system")
@@ -120,7 +122,6 @@ def _leaves(exc: BaseException) -> list[BaseException]:
 async def _supervise(config_store: ConfigStore, cfg: Config, data_dir: Path, store: Store,
                      logbook: Logbook, masker: Masker, notifier: Notifier) -> int:
     from actors.handle import EngineHandle
-    from actors.read.analytics import attach_analytics
     from actors.runtime.settings_services import attach_settings_services
     from actors.settings.users import ensure_admin_from_env
 
@@ -132,7 +133,6 @@ async def _supervise(config_store: ConfigStore, cfg: Config, data_dir: Path, sto
         handle = EngineHandle(store=store, config_store=config_store, secrets=secrets,
                               masker=masker, clock_ms=wall_clock_ms)
         attach_settings_services(handle)
-        attach_analytics(handle)
         warning = handle.webhook_warning()
         if warning is not None and warning.code == "webhook_secret_too_short":
             log.error(warning.message, extra={"event": "webhook_intake_refused"})
@@ -157,6 +157,7 @@ def hypercorn_config(cfg: Config, config_store: ConfigStore | None = None) -> An
     hc.bind = [f"[{host}]:{cfg.app.http_port}" if ":" in host else f"{host}:{cfg.app.http_port}"]
     # hypercorn waits its whole graceful_timeout while an idle keep-alive connection is open
     hc.graceful_timeout = HTTP_GRACEFUL_S
+    hc.keep_alive_timeout = HTTP_KEEP_ALIVE_S
     hc.accesslog = None
     hc.errorlog = logging.getLogger("engine.system.http")
     if cfg.app.tls_cert_file and config_store is not None:
