@@ -122,6 +122,7 @@ def _leaves(exc: BaseException) -> list[BaseException]:
 async def _supervise(config_store: ConfigStore, cfg: Config, data_dir: Path, store: Store,
                      logbook: Logbook, masker: Masker, notifier: Notifier) -> int:
     from actors.handle import EngineHandle
+    from actors.read.analytics import attach_analytics
     from actors.runtime.settings_services import attach_settings_services
     from actors.settings.users import ensure_admin_from_env
 
@@ -133,6 +134,7 @@ async def _supervise(config_store: ConfigStore, cfg: Config, data_dir: Path, sto
         handle = EngineHandle(store=store, config_store=config_store, secrets=secrets,
                               masker=masker, clock_ms=wall_clock_ms)
         attach_settings_services(handle)
+        attach_analytics(handle)
         warning = handle.webhook_warning()
         if warning is not None and warning.code == "webhook_secret_too_short":
             log.error(warning.message, extra={"event": "webhook_intake_refused"})
