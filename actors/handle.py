@@ -40,6 +40,7 @@ from actors.pool.inbox import Inbox
 from actors.settings.controls import ActionRefused
 from actors.risk.actor import RiskRefused  # R5
 from actors.runtime.metrics import EngineMetrics
+from actors.runtime.notifier import Notifier
 from actors.settings.secrets import SecretStore
 from actors.store.writer import StorageError, Store, WriterClosed
 from actors.settings.users import LastAdmin, LoginRefused, Session, UnknownUser, UserError, UserExists, Users
@@ -121,6 +122,8 @@ class EngineHandle:
         self.inbox = Inbox(store)
         self.metrics = EngineMetrics(store=store, core=self._core, config=lambda: self.config,
                                      secrets=secrets)  # /metrics (web/metrics.py) and its hooks
+        self.notifier = Notifier(store=store, config=lambda: self.config, secrets=secrets,
+                                 core=self._core, clock_ms=clock_ms, version=self.version)
         self.users = Users(store, clock_ms, hasher=password_hasher, scrub=masker.scrub,
                            session_minutes=lambda: self.config.security.session_timeout_minutes)
         self.configuration = ConfigService(store, config_store, secrets, masker, clock_ms,

@@ -117,7 +117,7 @@ def build_parser() -> argparse.ArgumentParser:
     restore.set_defaults(func=cmd_restore)
 
     for module in ("ops.cli_config", "ops.cli_users", "ops.cli_logs", "ops.cli_markets",
-                   "ops.cli_analytics"):
+                   "ops.cli_analytics", "ops.cli_notify"):
         _register(module, sub)
     from ops.cli_paper import register as register_paper
 

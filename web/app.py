@@ -18,6 +18,7 @@ from web import api_config, api_groups, api_paper, api_status, api_users, auth, 
 from web import api_risk  # R5: Panel C and the Risk Engine controls
 from web import api_chart  # GET /api/groups/{id}/chart
 from web import metrics  # GET /metrics (Prometheus)
+from web import api_notify  # POST /api/notifications/test
 from web import api_settings  # Settings page: schema, import/export, secrets, backup
 from web import console  # the operator console: app shell, /static/, headers
 from web import api_analytics  # /api/analytics/*: the Performance page
@@ -39,7 +40,8 @@ def create_app(handle: EngineHandle) -> QuartTrio:
     app.extensions["engine"] = handle
     app.extensions["webhook_throttle"] = AuthThrottle()
     for blueprint in (auth.bp, api_status.bp, api_config.bp, api_users.bp,
-                      api_groups.bp, api_paper.bp, live.bp, api_risk.bp, metrics.bp):
+                      api_groups.bp, api_paper.bp, live.bp, api_risk.bp, metrics.bp,
+                      api_notify.bp):
         app.register_blueprint(blueprint)
     app.register_blueprint(api_settings.bp)
     app.register_blueprint(api_chart.bp)

@@ -37,6 +37,7 @@ PENDING_MAX = 1_000  # per symbol: a flood of signals that send nothing stays bo
 SIGNAL_PURPOSES = frozenset("exd")  # entry, exit, reduce: the orders a signal causes
 LATENCY_BUCKETS = (.0005, .001, .002, .005, .01, .025, .05, .1, .25, .5, 1., 2.5, 5., 10.)
 OPEN = "status NOT IN ('closed', 'failed')"
+CONNECTED = {"connected": 1, "waiting_for_prices": 1, "degraded": 0.5}
 
 
 class EngineMetrics:
@@ -201,10 +202,9 @@ def _core_families(core: Any) -> Iterator[Metric]:
     if health is not None:
         yield _labelled(CounterMetricFamily, "engine_exchange_errors", "Failed exchange calls,"
                         " by error kind", "kind", dict(health.errors))
-        up = GaugeMetricFamily("engine_exchange_connected", "1 connected, 0.5 degraded,"
-                               " 0 disconnected", value={"connected": 1, "degraded": 0.5}.get(
-                                   health.status(), 0))
-        yield up
+        yield GaugeMetricFamily("engine_exchange_connected", "1 connected (or waiting for a"
+                                " first price), 0.5 degraded, 0 disconnected",
+                                value=CONNECTED.get(health.status(), 0))
     limiter = getattr(core.port, "limiter", None)
     if limiter is not None:
         import trio

@@ -231,6 +231,7 @@ async def _serve(handle: Any, cfg: Config, config_store: ConfigStore, store: Sto
             notifier.ready()
             if notifier.enabled:
                 nursery.start_soon(_watchdog, notifier)
+            await nursery.start(handle.notifier.run)  # outbound messages; nothing waits on it
             core_scope, core_done = trio.CancelScope(), trio.Event()
             core = partial(run_core, config=cfg, store=store, handle=handle,
                            secrets=handle.secrets)
