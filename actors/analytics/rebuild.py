@@ -59,12 +59,13 @@ def rebuild(conn: sqlite3.Connection, tz: tzinfo, tz_name: str, now_ms: int) -> 
     for key, f in days.items():
         rows.put_day(conn, key, f, now_ms)
         rows.refresh_best_worst(conn, key)
-    boundaries = conn.execute("SELECT ts, total_equity FROM equity_snapshots"
-                              " WHERE day_boundary = 1 ORDER BY ts").fetchall()
-    for ts, total in boundaries:
+    boundaries = conn.execute("SELECT ts, total_equity, day_boundary FROM equity_snapshots"
+                              " WHERE day_boundary != 0 ORDER BY ts").fetchall()
+    for ts, total, kind in boundaries:
         e = Decimal(total)
         rows.set_day_equity(conn, day_key(ts, tz), now_ms=now_ms, start=e)
-        rows.set_day_equity(conn, day_key(ts - 1, tz), now_ms=now_ms, end=e)
+        if kind == 1:  # 2: a day's start recorded after a stop; the day before was not seen end
+            rows.set_day_equity(conn, day_key(ts - 1, tz), now_ms=now_ms, end=e)
     redraw_drawdown(conn)
     conn.execute("INSERT OR REPLACE INTO meta (key, value) VALUES (?, ?)", (rows.TZ_KEY, tz_name))
     return {"realizations": n_realized, "trades": n_trades, "fills": n_fills,

@@ -15,9 +15,12 @@ Fails how: a storage error propagates (crash-only, like every writer). With no c
 known yet (C0 not configured and the balances not captured) nothing is written: equity is not
 defined; the marks are taken up again once it is.
 
-Marks missed while the engine was stopped are not invented: at start the day boundaries that
-passed are recorded (with the equity at start, so that every day keeps a start and an end) and
-the 5-minute grid resumes from the latest mark.
+Marks missed while the engine was stopped are not invented: after a stop only the latest day
+boundary that passed (the current day's start) and the latest 5-minute mark are recorded, with
+the equity at that moment (``day_boundary = 2``: the day's start; not a daily-return point); a
+day that ended while the engine was stopped stays unfinalised. In
+feed mode every mark the replay passes is recorded (nothing happens between price events, so
+the equity at a skipped mark is the equity at the event).
 """
 
 from __future__ import annotations
@@ -32,13 +35,23 @@ import trio
 from actors.analytics import facts, rebuild, rows
 from actors.store.writer import Store
 from engine.analytics.definitions import Equity, capital_base, equity
-from engine.analytics.periods import Mark, day_key, due_marks, grid_floor
+from engine.analytics.periods import (
+    SNAPSHOT_EVERY_MS,
+    Mark,
+    day_key,
+    day_start_ms,
+    due_marks,
+    grid_floor,
+    local_date,
+)
 from engine.analytics.ratios import Drawdown
 from engine.analytics.rollup import Bucket
 from engine.config import Config
 
 log = logging.getLogger("engine.system")
 CHECK_S = 1.0
+RESUMED = 2  # equity_snapshots.day_boundary of a day's start recorded after a stop
+CATCH_UP_MS = 2 * SNAPSHOT_EVERY_MS  # a longer silence of the wall clock: the engine was stopped
 _bucket = msgspec.json.Decoder(Bucket).decode
 
 
@@ -61,6 +74,7 @@ class EquitySnapshots:
         self._last: int | None = None  # the newest mark taken (written or pending)
         self._drawdown = Drawdown()
         self._pending: list[tuple[Mark, Equity]] = []
+        self._resumed: set[int] = set()  # boundaries recorded after a stop: a start, no end
         self._wake = trio.Event()
         self._ready = False
         self.written = 0
@@ -99,18 +113,29 @@ class EquitySnapshots:
         tz = rows.zone(self._config().app.timezone)
         if self._last is None:
             self._last = grid_floor(now_ms) - 1  # the first mark: the latest grid point
-        marks = due_marks(self._last, now_ms, tz)
+        if not self._feed_mode and now_ms - self._last > CATCH_UP_MS:
+            marks = self._after_a_stop(now_ms, tz)
+        else:
+            marks = due_marks(self._last, now_ms, tz)
         if not marks:
             return
-        if len(marks) > 1 and not self._feed_mode:
-            # stopped for a while: keep the boundaries that passed, and the latest mark
-            marks = [m for m in marks[:-1] if m.day_boundary] + [marks[-1]]
         value = self._equity()
         if value is None:
             return  # no capital base yet: try again at the next check
         self._last = marks[-1].ts_ms
         self._pending += [(m, value) for m in marks]
         self._wake.set()
+
+    def _after_a_stop(self, now_ms: int, tz) -> list[Mark]:
+        """The engine was stopped (wall clock): no history is invented for the time it did not
+        run — only the latest day boundary that passed (the new day's start) and the latest
+        grid mark are taken."""
+        boundary = day_start_ms(local_date(now_ms, tz), tz)
+        grid = grid_floor(now_ms)
+        marks = {t: t == boundary for t in (boundary, grid) if t > self._last}
+        if boundary in marks:
+            self._resumed.add(boundary)
+        return [Mark(ts_ms=t, day_boundary=b) for t, b in sorted(marks.items())]
 
     def _equity(self) -> Equity | None:
         cfg = self._config()
@@ -145,13 +170,17 @@ class EquitySnapshots:
         for mark, e in batch:
             self._drawdown = self._drawdown.step(e.total)
             peak = self._drawdown.peak
+            resumed = mark.ts_ms in self._resumed
+            self._resumed.discard(mark.ts_ms)
+            kind = RESUMED if resumed else int(mark.day_boundary)
             conn.execute(
                 "INSERT OR IGNORE INTO equity_snapshots (ts, realized_equity, total_equity,"
                 " unrealized_pnl, day_boundary, peak_equity, max_drawdown) VALUES (?, ?, ?, ?,"
                 " ?, ?, ?)", (mark.ts_ms, str(e.realized), str(e.total), str(e.unrealized),
-                              int(mark.day_boundary), None if peak is None else str(peak),
+                              kind, None if peak is None else str(peak),
                               str(self._drawdown.max)))
             if mark.day_boundary:
                 rows.set_day_equity(conn, day_key(mark.ts_ms, tz), now_ms=now, start=e.total)
+            if kind == 1:  # the day before ended while the engine ran: it is final
                 rows.set_day_equity(conn, day_key(mark.ts_ms - 1, tz), now_ms=now,
                                     end=e.total)

@@ -12,6 +12,8 @@ Fails how: a statement that cannot run aborts the migration (``StorageError``).
   left behind at a close), at the time it was booked.
 - ``equity_snapshots.peak_equity`` / ``max_drawdown``: the running peak of total equity and the
   largest drawdown (a fraction) up to that snapshot, so the all-time figures are one row away.
+  ``day_boundary`` is 1 at a day boundary the engine saw pass, 2 for a day's start recorded when
+  the engine came back after a stop (not a daily-return point; the day before stays open).
 - Indexes for the day-boundary snapshots and for sorting closed trades by PnL and return.
 """
 

@@ -120,3 +120,38 @@ async def test_engine_analytics_rebuild_restores_the_rows_and_refuses_a_running_
         assert main(["analytics", "rebuild", "--config", str(config_path)]) == 0
         assert "2 closed trade(s)" in capsys.readouterr().out
         assert (rollup_rows(kit.store), day_rows(kit.store), snapshot_rows(kit.store)) == kept
+
+
+async def test_snapshots_after_a_stop_invent_no_history(tmp_path, autojump_clock):
+    """Wall clock: a check finds the engine was stopped for three days — only today's start
+    (day_boundary 2, no end for the day before) and the latest 5-minute mark are recorded."""
+    import trio
+
+    from actors.analytics.snapshots import EquitySnapshots
+    from actors.store.writer import Store
+
+    store = Store.open(tmp_path / "e.db")
+    now = [START_MS + 2 * FIVE_MIN + 1_000]  # 12:10:01 UTC
+    store.meta_set("capital_base_usd", "1000")
+    try:
+        async with trio.open_nursery() as nursery:
+            await nursery.start(store.run_writer)
+            snaps = EquitySnapshots(store=store, config=lambda: config(), now_ms=lambda: now[0],
+                                    feed_mode=False, prices=dict)
+            await nursery.start(snaps.run)
+            await trio.sleep(2)
+            now[0] += 3 * 24 * HOUR_MS + 7 * HOUR_MS  # back three days and 7 hours later
+            await trio.sleep(2)
+            now[0] += FIVE_MIN
+            await trio.sleep(2)
+            nursery.cancel_scope.cancel()
+        found = [(r["ts"] - START_MS, r["day_boundary"]) for r in snapshot_rows(store)]
+        days = day_rows(store)
+    finally:
+        store.close()
+    later = 3 * 24 * HOUR_MS + 7 * HOUR_MS
+    assert found == [(2 * FIVE_MIN, 0),  # 12:10 UTC, the first check
+                     (3 * 24 * HOUR_MS - 12 * HOUR_MS, 2),  # 2025-11-13 00:00 UTC: a start
+                     (later + 2 * FIVE_MIN, 0), (later + 3 * FIVE_MIN, 0)]
+    assert days == {"2025-11-13": {**days["2025-11-13"], "start_equity": "1000",
+                                   "end_equity": None, "finalised": 0}}
