@@ -17,6 +17,7 @@ export const PAGES = [
   { path: '/', title: 'Dashboard', nav: 'Dashboard', load: () => import('./dashboard.js') },
   { path: '/positions', title: 'Positions & Pyramids', nav: 'Positions', load: () => import('./positions.js') },
   { path: '/groups/:id', title: 'Group detail', nav: null, load: () => import('./group.js') },
+  { path: '/analytics', title: 'Performance & Portfolio', nav: 'Performance', load: () => import('./analytics.js') },
   { path: '/risk', title: 'Risk Engine', nav: 'Risk', load: () => import('./risk.js') },
   { path: '/queue', title: 'Waiting Queue', nav: 'Queue', load: () => import('./queue.js') },
   { path: '/logs', title: 'Logs & Alerts', nav: 'Logs', load: () => import('./logs.js') },
