@@ -85,7 +85,7 @@ def stop(proc: subprocess.Popen) -> None:
             proc.wait(timeout=10)
 
 
-def poll(check, timeout: float = 20):
+def poll(check, timeout: float = 30):
     deadline = time.monotonic() + timeout
     while True:
         result = check()
