@@ -63,7 +63,11 @@ def test_check_a_message_answers_or_names_the_field(page, engine: EngineProcess)
     answer.first.wait_for(timeout=30_000)
     if page.locator("[data-test=check-missing]").count():
         pytest.skip("POST /api/signals/check is not in this engine yet")
-    assert page.locator("[data-test=check-answer]").count() == 1
+    assert "opens a new group" in page.locator("[data-test=check-decision]").inner_text()
+    assert page.locator("[data-test=check-ladder] tbody tr").count() == 5
+    box.fill(json.dumps(entry_body("BTCUSDT", "60000", size="10")))  # 2 USDT legs: too small
+    page.get_by_role("button", name="Check", exact=True).click()
+    page.locator("text=Smallest order_size that passes").wait_for(timeout=30_000)
     bad = entry_body("BTCUSDT", "60000")
     bad["tv"]["timeframe"] = "30S"
     box.fill(json.dumps(bad))

@@ -74,22 +74,36 @@ function Template({ setup }) {
   </${Card}>`;
 }
 
+// The dry run's answer: {accepted, http_status, errors, signal, key, decision: {kind, text,
+// minimum_order_size, problems}, ladder: {legs: [...]}, secret, intake_warning}.
 function Answer({ answer }) {
   if (!answer) return null;
-  if (answer.error) {
-    const errors = answer.details?.errors || (answer.details?.field ? [{ field: answer.details.field, message: answer.message }] : []);
-    return html`<div class="check-answer neg" role="status" data-test="check-refused">
-      <p><strong>Refused:</strong> ${answer.message}</p>
+  if (!answer.accepted) {
+    const errors = answer.errors || [];
+    return html`<div class="check-answer" role="status" data-test="check-refused">
+      <p class="neg"><strong>The webhook would answer ${answer.http_status}: refused.</strong>
+        ${answer.message ? ` ${answer.message}` : ''}</p>
       ${errors.length > 0 && html`<ul>${errors.map((e) => html`<li><code>${e.field}</code>: ${e.message}</li>`)}</ul>`}
-      ${answer.details?.fix && html`<p>${answer.details.fix}</p>`}
+      ${answer.intake_warning?.message && html`<p class="neg">${answer.intake_warning.message}</p>`}
     </div>`;
   }
-  const legs = answer.ladder?.legs || answer.legs || [];
+  const d = answer.decision || {};
+  const sig = answer.signal || {};
+  const legs = answer.ladder?.legs || [];
   return html`<div class="check-answer" role="status" data-test="check-answer">
-    ${answer.summary && html`<p><strong>${answer.summary}</strong></p>`}
-    ${legs.length > 0 && html`<table><thead><tr><th>Leg</th><th>Price</th><th>Quantity</th><th>Notional</th><th>TP</th></tr></thead>
-      <tbody>${legs.map((l, i) => html`<tr key=${i}><td>${l.leg ?? l.index ?? i}</td><td class="num">${l.price}</td>
-        <td class="num">${l.qty ?? l.quantity}</td><td class="num">${l.notional}</td><td class="num">${l.tp_price ?? l.tp_percent ?? ''}</td></tr>`)}</tbody></table>`}
+    <p><strong data-test="check-decision">${d.text || 'accepted'}</strong></p>
+    <dl class="facts">
+      <dt>Signal</dt><dd>${[sig.intent, sig.side, sig.symbol].filter(Boolean).join(' ')} · key <code>${answer.key}</code></dd>
+      ${answer.secret && html`<dt>Secret</dt><dd>${answer.secret}</dd>`}
+      ${d.minimum_order_size && html`<dt>Smallest order_size that passes</dt><dd class="num">${d.minimum_order_size}</dd>`}
+      ${answer.intake_warning?.message && html`<dt>Warning</dt><dd class="neg">${answer.intake_warning.message}</dd>`}
+    </dl>
+    ${(d.problems || []).length > 0 && html`<ul class="neg">${d.problems.map((p) => html`<li>${typeof p === 'string' ? p : p.text || JSON.stringify(p)}</li>`)}</ul>`}
+    ${legs.length > 0 && html`<table data-test="check-ladder"><thead><tr><th>Leg</th><th>Type</th><th>Price</th><th>Quantity</th>
+      <th>Notional</th><th>TP if filled</th><th>Problem</th></tr></thead>
+      <tbody>${legs.map((l) => html`<tr key=${l.leg}><td>${l.leg}</td><td>${l.order_type}</td><td class="num">${l.price}</td>
+        <td class="num">${l.quantity}</td><td class="num">${l.notional}</td><td class="num">${l.tp_price_if_filled ?? ''}</td>
+        <td class=${l.problem ? 'neg' : ''}>${l.problem || ''}</td></tr>`)}</tbody></table>`}
     <details><summary>Full answer</summary><pre class="mono">${JSON.stringify(answer, null, 2)}</pre></details>
   </div>`;
 }
@@ -106,7 +120,9 @@ function Check() {
     } catch (e) {
       // an engine without the endpoint: no route (404), or only the console's GET (405)
       if ((e.status === 404 || e.status === 405) && !e.details?.errors) setMissing(true);
-      else if (e.status === 400 || e.status === 422) setAnswer({ error: e.code, message: e.message, details: e.details });
+      else if (e.status === 400 || e.status === 413) {
+        setAnswer({ accepted: false, http_status: e.status, message: e.message, errors: e.details?.errors || [] });
+      }
       else notifyError(e);
     } finally {
       setBusy(false);
