@@ -35,6 +35,7 @@ from actors.exchange.port import (
     OrderRejected, OrderRequest, OrderState, OrderUpdate, PriceUpdate, Trade, UnknownSymbol,
 )
 from engine.config import PaperConfig
+from engine.errors import InvalidInput
 from engine.markets import load_exchange_info, rules_from_binance_exchange_info
 from engine.matching import Book, BookOrder, Fees, Fill, NewOrder, Outcome, Rejection
 from engine.types import MarketRules
@@ -107,6 +108,12 @@ class PaperExchange:
         if rows.empty:
             db.write_now(lambda conn: seed_balances(conn, config.start_balances))
             rows = db.write_now(load_state)
+        lost = sorted({o.symbol for o in rows.orders if o.status in ("open", "partially_filled")
+                       and o.symbol not in self.markets})
+        if lost:  # a markets file fetched afresh may lack a symbol we still have orders on
+            raise InvalidInput("exchange.paper.markets_file", (
+                f"{markets_path or 'the bundled snapshot'} lacks {', '.join(lost)}, which has "
+                "resting paper orders: use a markets file listing it"))
         self.book = Book.restore(
             self.markets, fees=Fees(maker_percent=config.maker_fee_percent,
                                     taker_percent=config.taker_fee_percent),
@@ -119,6 +126,7 @@ class PaperExchange:
         # feed = "live": asked for the price of a symbol that has none yet (the real
         # exchange's public data, actors/market/live_feed.py); answers {symbol: price}
         self.price_source: Callable[[list[str]], Awaitable[dict[str, Decimal]]] | None = None
+        self.price_flush_s = PRICE_FLUSH_S  # the live feed writes prices less often
 
     # --- the port ------------------------------------------------------------------------
     async def load_markets(self) -> dict[str, MarketRules]:
@@ -215,7 +223,8 @@ class PaperExchange:
         except Rejection as exc:
             raise port_error(exc) from None
         self._dirty_prices.add(symbol)
-        if outcome.changes or trio.current_time() - self._prices_written_at >= PRICE_FLUSH_S:
+        if outcome.changes or trio.current_time() - self._prices_written_at >= \
+                self.price_flush_s:
             self._persist(outcome)
         update = PriceUpdate(symbol=symbol, price=price, ts_ms=stamp)
         for sub in self._subscribers:

@@ -152,7 +152,7 @@ class PublicClient:
                 continue
             bid, ask = _dec(t.get("bid")), _dec(t.get("ask"))
             last = _dec(t.get("price") if "price" in t else t.get("last"))
-            price = (bid + ask) / 2 if kind == "bookTicker" and bid and ask else last
+            price = plain((bid + ask) / 2) if kind == "bookTicker" and bid and ask else last
             if price is not None:
                 out[ours] = price
         return out

@@ -44,6 +44,7 @@ BACKOFF_FIRST_S, BACKOFF_MAX_S = 0.5, 30.0
 RESUBSCRIBE_S = 0.5  # Binance accepts 5 control messages a second per connection
 STREAMS_PER_MESSAGE = 200
 WATCH_S = 1.0
+PRICE_FLUSH_S = 30.0
 RESTING_EVERY_S = 2.0
 
 
@@ -62,9 +63,11 @@ _decode = msgspec.json.Decoder(_Frame).decode
 
 class LiveFeed:
     def __init__(self, *, client: PublicClient, paper: Any, cfg: Any, ws_base: str = "",
-                 clock_ms: Callable[[], int]):
+                 clock_ms: Callable[[], int], socket: bool | None = None):
         self.client = client
         self.exchange = client.name
+        # Binance's public socket; elsewhere (or socket=False) REST polling every poll_sec
+        self._socket = self.exchange == "binance" if socket is None else socket
         self._paper = paper
         self._stream = cfg.stream
         self._poll_s = float(cfg.poll_sec)
@@ -114,11 +117,14 @@ class LiveFeed:
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED
                   ) -> None:
         self._paper.price_source = self.fetch_missing
+        # a price alone is written to the database at most every PRICE_FLUSH_S: each write is
+        # a durable commit on the event loop, and a live price is asked again after a restart
+        self._paper.price_flush_s = PRICE_FLUSH_S
         task_status.started()
         try:
             async with trio.open_nursery() as nursery:
                 nursery.start_soon(self._watch)
-                if self.exchange == "binance":
+                if self._socket:
                     await self._binance()
                 else:
                     self.state = "polling"

@@ -14,7 +14,7 @@ and one frame to every socket subscribed to the symbol.
 Controls: ``POST /_emulator/public {"stall": true|false}`` — a stalled market sends no frames
 and answers the public REST paths 503 (a black-holed exchange); ``POST /_emulator/klines
 {"symbol", "bars": [[t_ms, o, h, l, c], ...]}`` seeds history; ``GET /_emulator/public``
-reports the subscribed streams, the open sockets and the public requests served.
+reports the subscribed streams, the open sockets, the frames sent and the public requests served.
 """
 
 from __future__ import annotations
@@ -46,6 +46,7 @@ class PublicMarket:
         self.bars: dict[str, dict[int, list[Decimal]]] = {}  # symbol -> minute -> o, h, l, c
         self.stalled = False
         self.served: Counter[str] = Counter()
+        self.frames_sent = 0  # frames written to /ws sockets (what subscribers were sent)
         self._update_id = 0
 
     # -- prices ---------------------------------------------------------------------------
@@ -149,7 +150,8 @@ class PublicMarket:
         if (method, path) == ("GET", "/_emulator/public"):
             streams = sorted({s for names, _ in self.sockets.values() for s in names})
             return 200, {"streams": streams, "sockets": len(self.sockets),
-                         "served": dict(self.served), "stalled": self.stalled}, {}
+                         "served": dict(self.served), "stalled": self.stalled,
+                         "frames_sent": self.frames_sent}, {}
         if (method, path) == ("POST", "/_emulator/klines"):
             try:
                 self.seed_klines(data["symbol"], data["bars"])
@@ -173,6 +175,7 @@ class PublicMarket:
                 async def pump() -> None:
                     async for frame in frames:
                         await send({"type": "websocket.send", "text": json.dumps(frame)})
+                        self.frames_sent += 1
 
                 async def read() -> None:
                     while True:

@@ -195,3 +195,37 @@ async def _equal(read, expected: set[str]) -> bool:
 
 async def _closed(client, group_id: int) -> bool:
     return (await get_json(client, f"/api/groups/{group_id}"))["status"] == "closed"
+
+
+async def test_without_a_socket_prices_are_polled(live_emulator, tmp_path, loopback_only):
+    """Exchanges other than Binance: ccxt tickers over REST every poll_sec (the same loop,
+    here against the emulator's REST)."""
+    from actors.exchange.public_client import PublicClient
+    from actors.market.live_feed import LiveFeed
+    from engine.config.model import PaperLiveConfig
+
+    emu = live_emulator
+    await reset(emu, {SOL: "100"})
+    path = await fetch_into(emu, tmp_path)
+    store = Store.open(tmp_path / "paper.db")
+
+    def wall() -> int:
+        return int(time.time() * 1000)
+
+    paper = PaperExchange(db=store, config=PaperConfig(), clock_ms=wall, markets_path=path)
+    live = LiveFeed(client=PublicClient("binance", rest_url=emu.base), paper=paper,
+                    cfg=PaperLiveConfig(poll_sec=D("0.5")), clock_ms=wall, socket=False)
+    try:
+        async with trio.open_nursery() as nursery:
+            await nursery.start(live.run)
+            live.want({SOL})
+            await eventually(lambda: paper.book.prices.get(SOL) == D(100), timeout=30)
+            await trio.to_thread.run_sync(emu.price, SOL, "101.5")
+            await eventually(lambda: paper.book.prices.get(SOL) == D("101.5"), timeout=30)
+            status = live.status()
+            assert status["state"] == "polling" and status["symbols"][SOL]["price"] == "101.5"
+            assert (await control(emu, "public"))["sockets"] == 0
+            nursery.cancel_scope.cancel()
+    finally:
+        await paper.aclose()
+        store.close()
