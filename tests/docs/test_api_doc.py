@@ -31,8 +31,18 @@ def app_routes(handle) -> set[tuple[str, str]]:
     return routes
 
 
+def sections() -> list[tuple[str, str]]:
+    return [(m, _shape(p)) for m, p in HEADING.findall(PAGE.read_text(encoding="utf-8"))]
+
+
 def documented() -> set[tuple[str, str]]:
-    return {(m, _shape(p)) for m, p in HEADING.findall(PAGE.read_text(encoding="utf-8"))}
+    return set(sections())
+
+
+def test_each_route_has_one_section():
+    seen = sections()
+    twice = sorted({s for s in seen if seen.count(s) > 1})
+    assert not twice, f"routes documented twice in docs/api.md: {twice}"
 
 
 async def test_every_route_is_documented_and_every_section_exists(tmp_path):
