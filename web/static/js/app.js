@@ -82,7 +82,7 @@ function Tools({ user }) {
   return html`<div class="tools">
     <button class="small" onClick=${() => setPref('theme', p.theme === 'dark' ? 'light' : 'dark')}
       aria-label=${`Switch to ${p.theme === 'dark' ? 'light' : 'dark'} theme`}
-      title="Light / dark theme">${p.theme === 'dark' ? '☀ Light' : '☾ Dark'}</button>
+      title="Light / dark theme">${p.theme === 'dark' ? '☀' : '☾'}</button>
     <button class="small" onClick=${() => setPref('tz', p.tz === 'utc' ? 'local' : 'utc')}
       aria-label=${`Show times in ${p.tz === 'utc' ? 'local time' : 'UTC'}`}
       title="Times in UTC or in this browser's time zone">${p.tz === 'utc' ? 'UTC' : 'Local'}</button>

@@ -80,7 +80,8 @@ export function PriceChart({ chart, note }) {
       axes: [{ stroke: muted, grid, ticks: grid }, { stroke: muted, grid, ticks: grid, size: 70 }],
       series: [
         {},
-        { label: 'Price', stroke: cssVar('--text'), width: 1.5, spanGaps: true, points: { show: false } },
+        { label: 'Price', stroke: cssVar('--text'), width: 1.5, spanGaps: true,
+          points: { show: (chart.bars || []).length <= 60, size: 4 } }, // a few bars: show each one
         ...lines.map((l) => ({ label: l.label, ...styleOf(l.kind), points: { show: false } })),
         marker(cssVar('--info')),
         marker(cssVar('--neg')),

@@ -32,8 +32,8 @@ export default function Positions({ query }) {
       setAllEnded([...closed.groups, ...failed.groups]);
     } catch (e) { e.action = 'Load closed groups'; notifyError(e); }
   };
-  const toolbar = html`<label class="field">Show
-      <select value=${view} onChange=${(e) => setView(e.currentTarget.value)}>
+  const toolbar = html`<label class="field">View
+      <select aria-label="View" value=${view} onChange=${(e) => setView(e.currentTarget.value)}>
         ${Object.entries(VIEWS).map(([k, v]) => html`<option value=${k}>${v.label}</option>`)}
       </select></label>
     ${(view === 'ended' || view === 'all') && !allEnded
