@@ -110,6 +110,14 @@ def entry_order_side(side: Side) -> Literal["buy", "sell"]:
     return "buy" if side == "long" else "sell"
 
 
+def leg_price(rules: MarketRules, level: Level, *, side: Side, reference: Decimal,
+              enforce: Enforcement = ENFORCE_ALL) -> Decimal:
+    """A leg's limit price: the reference moved by its gap (mirrored for a short), on the tick."""
+    gap = level.gap_percent / HUNDRED
+    factor = ONE + gap if side == "long" else ONE - gap
+    return round_price(rules, reference * factor, enforce)
+
+
 def _leg(
     rules: MarketRules,
     index: int,
@@ -121,9 +129,7 @@ def _leg(
     notional: Decimal,
     enforce: Enforcement,
 ) -> PlannedLeg:
-    gap = level.gap_percent / HUNDRED
-    factor = ONE + gap if side == "long" else ONE - gap
-    price = round_price(rules, reference * factor, enforce)
+    price = leg_price(rules, level, side=side, reference=reference, enforce=enforce)
     leg_notional = notional * level.weight_percent / HUNDRED
     raw_qty = leg_notional / (price * rules.contract_size) if price > 0 else ZERO
     qty = round_qty(rules, raw_qty, order_type, enforce)

@@ -19,6 +19,7 @@ this returns. The checks run in a fixed order; the first that applies decides:
 
 from __future__ import annotations
 
+from datetime import datetime, timezone
 from decimal import Decimal
 from typing import ClassVar, Literal
 
@@ -28,6 +29,7 @@ from engine.grid_settings import GridSettings, ladder_for_pyramid
 from engine.group.messages import PlannedLeg, PyramidPlan
 from engine.ladder import NO_SIZE, PlanRejected, plan_pyramid, pyramid_notional, reference_price
 from engine.ladder import PyramidPlan as LadderPlan
+from engine.order_size import describe_rejection, smallest_order_size
 from engine.orders import INDEXES as PYRAMID_INDEXES
 from engine.pool import fits, slots_needed
 from engine.precision import MetadataMissing, ResolvedRules
@@ -82,6 +84,8 @@ class Refuse(msgspec.Struct, frozen=True, kw_only=True, tag=True):
     severity: Severity
     problems: tuple = ()  # the ladder planner's problems, when the ladder was refused
     rules_used: bool = False
+    # the smallest tv.order_size whose ladder passes (None: no size would, or not a ladder)
+    minimum_order_size: Decimal | None = None
 
 
 class Duplicate(msgspec.Struct, frozen=True, kw_only=True, tag=True):
@@ -131,7 +135,7 @@ def route_entry(f: EntryFacts) -> Route:
         return Enqueue(reason="engine_paused", grid=grid)
     if g is not None and not f.promoted and g.latest_signal_ts is not None \
             and is_stale_or_same_candle(g.latest_signal_ts, sig.timestamp_ms, sig.timeframe):
-        return Duplicate()
+        return Duplicate(text=duplicate_text(sig, g.latest_signal_ts))
     if isinstance(f.rules, MetadataMissing):
         if f.symbol_unknown:
             return Refuse(text=f"rejected: unknown symbol {sig.symbol} on {f.exchange}",
@@ -149,8 +153,7 @@ def route_entry(f: EntryFacts) -> Route:
     plan = plan_entry(sig, grid, f.rules, index, f.current_price,
                       open_orders=g.open_orders if g is not None else 0)
     if isinstance(plan, PlanRejected):
-        return Refuse(text=f"rejected: {plan.reason}", severity="warning",
-                      problems=tuple(plan.problems), rules_used=True)
+        return _refused_ladder(f, plan, grid, index)
     k = slots_needed(new_group=g is None, entry_legs=len(ladder_for_pyramid(grid, index)),
                      count_pyramids_toward_pool=f.pool.count_pyramids_toward_pool,
                      count_dca_toward_pool=f.pool.count_dca_toward_pool)
@@ -159,6 +162,36 @@ def route_entry(f: EntryFacts) -> Route:
     if g is not None:
         return Pyramid(plan=group_plan(plan, sig, grid), group_id=g.group_id)
     return Open(plan=plan, grid=grid)
+
+
+def _iso(ms: int) -> str:
+    return datetime.fromtimestamp(ms / 1000, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def duplicate_text(sig: Signal, latest_ms: int) -> str:
+    """Why a same-side entry is a duplicate (SPEC 2.6), with both alert times."""
+    where = "an earlier" if latest_ms > sig.timestamp_ms else "the same"
+    return (f"duplicate entry signal: its time {_iso(sig.timestamp_ms)} falls in {where} "
+            f"{sig.timeframe}-minute candle as the group's latest entry "
+            f"({_iso(latest_ms)}); a new pyramid needs a later candle")
+
+
+def _refused_ladder(f: EntryFacts, plan: PlanRejected, grid: GridSettings,
+                    index: int) -> Refuse:
+    """The planner's refusal with its numbers and the smallest order size that passes."""
+    sig, resolved = f.signal, f.rules
+    assert isinstance(resolved, ResolvedRules)
+    if not plan.problems:  # no size at all (no order_size, no capital per pyramid)
+        return Refuse(text=f"rejected: {plan.reason}", severity="warning", rules_used=True)
+    ref, _ = entry_notional(sig, grid, f.current_price, resolved.rules.contract_size)
+    minimum = smallest_order_size(
+        grid, pyramid=index, side=sig.side, reference=ref, rules=resolved.rules,
+        current_price=f.current_price, size_type=sig.position_size_type,
+        enforce=resolved.enforce, open_orders=f.group.open_orders if f.group else 0)
+    why = describe_rejection(plan.problems, rules=resolved.rules, minimum=minimum,
+                             size_type=sig.position_size_type)
+    return Refuse(text=f"rejected: {why}", severity="warning", problems=tuple(plan.problems),
+                  rules_used=True, minimum_order_size=minimum)
 
 
 def entry_notional(sig: Signal, grid: GridSettings, current_price: Decimal | None,

@@ -23,7 +23,7 @@ from actors.pool.context import PoolContext
 from actors.pool import router
 from actors.pool.queue_actor import Staged, decode_payload
 from engine.group.messages import CloseGroup
-from engine.queue import EntryRemoved, QueueEntry, plan_promotion
+from engine.queue import EntryRemoved, QueueEntry, QueueReason, plan_promotion
 
 PAUSED_KEY = "paused"  # meta key: an operator pause survives a restart
 
@@ -53,16 +53,30 @@ async def promote(sup: PoolContext) -> None:
         for skipped in plan.skipped:
             log.debug("queued entry skipped", extra={"event": "promotion_skipped", "data": {
                 "entry_id": skipped.entry_id, "reason": skipped.reason}})
-            await sup.queue.set_reason(skipped.entry_id, skipped.reason)
+            await hold(sup, skipped.entry_id, skipped.reason)
         if plan.stopped is not None:
             log.debug("promotion stopped: pool full", extra={"event": "promotion_stopped",
                       "data": {"entry_id": plan.stopped.entry_id, "needed": plan.stopped.needed,
                                "free": plan.stopped.free}})
-            await sup.queue.set_reason(plan.stopped.entry_id, "pool_full")
+            await hold(sup, plan.stopped.entry_id, "pool_full")
         if not plan.promote:
             return
         first = plan.promote[0]
         await execute(sup, first.entry, forced=False, taken=sup.queue.plan_take(first))
+
+
+async def hold(sup: PoolContext, entry_id: int, reason: QueueReason) -> None:
+    """The entry waits on for ``reason``: the queue row and its signal's inbox outcome change
+    together (after a resume the inbox said "queued: engine_paused" while the queue said
+    pool_full)."""
+    entry = sup.queue.find(entry_id)
+    inbox_id = None if entry is None else decode_payload(entry.payload).inbox_id
+
+    def marks(_step: object) -> list[outcomes.Mark]:
+        return [(inbox_id, "queued", f"queued: {reason}", logging.INFO)]
+
+    if await sup.queue.set_reason(entry_id, reason, also=outcomes.marking(sup, marks)):
+        outcomes.log_marks(marks(None), None)
 
 
 async def execute(sup: PoolContext, entry: QueueEntry, *, forced: bool, taken: Staged) -> None:

@@ -24,15 +24,17 @@ from engine.signals import Signal
 
 
 log = logging.getLogger("engine.webhook")
+alerts = logging.getLogger("engine.system")  # a pinned alert: the signal will not trade
 
 
 async def outcome(sup: PoolContext, inbox_id: int | None, state: str, text: str,
                   level: int = logging.INFO, sig: Signal | None = None,
-                  taken: Staged | None = None) -> None:
+                  taken: Staged | None = None, *, alerted: bool = False) -> None:
     """The signal's visible result: its inbox row (state + text), journaled and logged —
-    in the same transaction as ``taken``, the removal of the queue entry it came from."""
+    in the same transaction as ``taken``, the removal of the queue entry it came from.
+    ``alerted``: the caller already pinned an alert saying why (a refused ladder)."""
     write = outcome_write(sup, inbox_id, state, text, taken)
-    outcome_log(level, text, state, inbox_id, sig)
+    outcome_log(level, text, state, inbox_id, sig, alerted=alerted)
     if write is None:
         return
     await sup.store.write(write)
@@ -71,11 +73,23 @@ def outcome_write(sup: PoolContext, inbox_id: int | None, state: str, text: str,
     return write
 
 
+def dropped(state: str, text: str) -> bool:
+    """A signal answered ``accepted`` that will not trade: refused, a duplicate, an entry
+    ignored (short on spot, a full group). Queued or replaced signals are not dropped."""
+    return state in ("rejected", "duplicate") or text.startswith("ignored")
+
+
 def outcome_log(level: int, text: str, state: str, inbox_id: int | None,
-                 sig: Signal | None) -> None:
+                 sig: Signal | None, *, alerted: bool = False) -> None:
     log.log(level, text, extra={"event": f"signal_{state}", "symbol": sig and sig.symbol,
                                 "timeframe": sig and sig.timeframe,
                                 "data": {"inbox_id": inbox_id}})
+    if dropped(state, text) and not alerted:
+        which = "a signal" if inbox_id is None else f"signal {inbox_id}"
+        alerts.warning(f"{which} will not trade: {text}", extra={
+            "event": "signal_dropped", "symbol": sig and sig.symbol,
+            "timeframe": sig and sig.timeframe,
+            "data": {"inbox_id": inbox_id, "state": state, "outcome": text}})
 
 
 def mark(conn: sqlite3.Connection, sup: PoolContext, inbox_id: int, state: str, text: str,

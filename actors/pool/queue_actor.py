@@ -124,16 +124,19 @@ class QueueActor:
     def stage(self, step: QueueStep) -> Staged:
         return Staged(self, step)
 
-    async def set_reason(self, entry_id: int, reason: q.QueueReason) -> None:
-        """Show the reason that holds the entry now (e.g. pool_full → engine_paused)."""
+    async def set_reason(self, entry_id: int, reason: q.QueueReason,
+                         also: Also | None = None) -> bool:
+        """Show the reason that holds the entry now (e.g. engine_paused → pool_full); ``also``
+        writes its signal's inbox outcome in the same transaction. False: nothing changed."""
         entry = self.find(entry_id)
         if entry is None or entry.reason == reason:
-            return
+            return False
         new = msgspec.structs.replace(entry, reason=reason, updated_at_ms=self._clock_ms())
         state = QueueState(entries=tuple(new if e.id == entry_id else e
                                          for e in self.state.entries),
                            next_id=self.state.next_id)
-        await self._commit(QueueStep(state=state, events=()))
+        await self._commit(QueueStep(state=state, events=()), also)
+        return True
 
     async def _commit(self, step: QueueStep, also: Also | None = None) -> QueueStep:
         staged = self.stage(step)

@@ -89,20 +89,10 @@ async def execute_entry(sup: PoolContext, sig: Signal, inbox_id: int | None, *,
 
     ``taken``: the staged removal of the queue entry being promoted; every way out writes it
     together with the signal's outcome (one transaction), so a crash keeps the entry queued."""
-    key = key_of(sup, sig)
-    slot = sup.directory.live(key)
-    resolved = sup.precision.resolve(sig.symbol, mode=sig.precision_mode)
-    known = sup.precision.all_rules() if isinstance(resolved, MetadataMissing) else None
-    pool = sup.config.execution_pool
-    route = route_entry(EntryFacts(
-        signal=sig, grid=slot.grid if slot is not None else sup.grid_for(key),
-        group=slot.actor.entry_facts() if slot is not None else None,
-        pool=PoolFacts(used=sup.used(), max_open_groups=pool.max_open_groups,
-                       count_pyramids_toward_pool=pool.count_pyramids_toward_pool,
-                       count_dca_toward_pool=pool.count_dca_toward_pool),
-        rules=resolved, symbol_unknown=bool(known) and sig.symbol not in known,
-        exchange=sup.exchange, current_price=current_price(sup, sig.symbol),
-        key_failed=key in sup.directory.failed_keys, paused=sup.paused, promoted=promoted, forced=forced))
+    slot = sup.directory.live(key_of(sup, sig))
+    facts = entry_facts(sup, sig, promoted=promoted, forced=forced)
+    resolved = facts.rules
+    route = route_entry(facts)
     if route.rules_used and resolved.warning:
         logging.getLogger("engine.precision").warning(resolved.warning, extra={
             "event": "precision_fallback", "symbol": sig.symbol})
@@ -111,12 +101,16 @@ async def execute_entry(sup: PoolContext, sig: Signal, inbox_id: int | None, *,
             return await enqueue(sup, sig, inbox_id, reason, grid, taken)
         case Duplicate(text=text):
             await outcome(sup, inbox_id, "duplicate", text, sig=sig, taken=taken)
-        case Refuse(text=text, severity=severity, problems=problems):
-            if problems:
+        case Refuse(text=text, severity=severity, problems=problems,
+                    minimum_order_size=minimum):
+            if problems:  # the pinned alert: which leg fails which filter, the size that passes
                 logging.getLogger("engine.precision").error(f"signal {text}", extra={
                     "event": "ladder_rejected", "symbol": sig.symbol, "timeframe": sig.timeframe,
-                    "data": {"problems": msgspec.to_builtins(problems, enc_hook=str)}})
-            await outcome(sup, inbox_id, "rejected", text, LEVELS[severity], sig, taken=taken)
+                    "data": {"inbox_id": inbox_id,
+                             "problems": msgspec.to_builtins(problems, enc_hook=str),
+                             "minimum_order_size": None if minimum is None else str(minimum)}})
+            await outcome(sup, inbox_id, "rejected", text, LEVELS[severity], sig, taken=taken,
+                          alerted=bool(problems))
         case Ignore(text=text, severity=severity):
             await told(sup, slot, AddPyramid(plan=_replacement(slot)), inbox_id, "processed",
                        text, LEVELS[severity], sig, taken)
@@ -126,6 +120,27 @@ async def execute_entry(sup: PoolContext, sig: Signal, inbox_id: int | None, *,
         case Open(plan=plan, grid=grid):
             await create_group(sup, sig, inbox_id, plan, grid, resolved.rules, taken)
     return None
+
+
+def entry_facts(sup: PoolContext, sig: Signal, *, promoted: bool = False,
+                forced: bool = False) -> EntryFacts:
+    """Everything ``route_entry`` decides an entry from, read from the pool as it is now
+    (also the dry-run of POST /api/signals/check: it must see what the real path sees)."""
+    key = key_of(sup, sig)
+    slot = sup.directory.live(key)
+    resolved = sup.precision.resolve(sig.symbol, mode=sig.precision_mode)
+    known = sup.precision.all_rules() if isinstance(resolved, MetadataMissing) else None
+    pool = sup.config.execution_pool
+    return EntryFacts(
+        signal=sig, grid=slot.grid if slot is not None else sup.grid_for(key),
+        group=slot.actor.entry_facts() if slot is not None else None,
+        pool=PoolFacts(used=sup.used(), max_open_groups=pool.max_open_groups,
+                       count_pyramids_toward_pool=pool.count_pyramids_toward_pool,
+                       count_dca_toward_pool=pool.count_dca_toward_pool),
+        rules=resolved, symbol_unknown=bool(known) and sig.symbol not in known,
+        exchange=sup.exchange, current_price=current_price(sup, sig.symbol),
+        key_failed=key in sup.directory.failed_keys, paused=sup.paused, promoted=promoted,
+        forced=forced)
 
 
 def _replacement(slot: Slot) -> PyramidPlan:

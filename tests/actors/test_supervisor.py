@@ -45,7 +45,10 @@ async def test_same_candle_repeat_is_a_duplicate(tmp_path, autojump_clock):
     async with running(tmp_path / "e.db") as kit:
         await kit.send(signal())
         again = await kit.send(signal(ts_ms=START_MS + 60_000))  # same 1 h candle
-        assert kit.inbox_row(again) == {"state": "duplicate", "outcome": "duplicate entry signal"}
+        assert kit.inbox_row(again) == {"state": "duplicate", "outcome": (
+            "duplicate entry signal: its time 2025-11-10T12:01:00Z falls in the same 60-minute "
+            "candle as the group's latest entry (2025-11-10T12:00:00Z); a new pyramid needs a "
+            "later candle")}
         assert kit.groups()[0]["pyramid_count"] == 1
 
 
@@ -247,8 +250,9 @@ async def test_pyramids_sent_faster_than_the_actor_decides_get_their_own_indexes
             ids.append(inbox_id)
         await kit.settle()
         assert not kit.sup.directory.failed_keys
-        assert [kit.inbox_row(i)["outcome"] for i in ids] == [
-            "pyramid 1 sent to group 1", "pyramid 2 sent to group 1", "duplicate entry signal"]
+        outcomes = [kit.inbox_row(i)["outcome"] for i in ids]
+        assert outcomes[:2] == ["pyramid 1 sent to group 1", "pyramid 2 sent to group 1"]
+        assert outcomes[2].startswith("duplicate entry signal: ")
         assert kit.groups()[0]["pyramid_count"] == 3
 
 

@@ -110,3 +110,28 @@ def test_entry_notional_falls_back_to_the_grids_capital():
     assert entry_notional(no_size, GRID, D("100")) == (D("100"), None)
     grid = msgspec.structs.replace(GRID, capital_per_pyramid_usd=D("250"))
     assert entry_notional(no_size, grid, D("100")) == (D("100"), D("250"))
+
+
+def test_a_refused_ladder_says_which_leg_fails_by_how_much_and_what_size_passes():
+    tiny = msgspec.structs.replace(SIG, order_size=D("20"))  # 4 USDT legs, 5 USDT minimum
+    route = route_entry(facts(signal=tiny))
+    assert isinstance(route, Refuse)
+    assert route.text.startswith("rejected: DCA0 fails min_notional: it would be 4.00 USDT, "
+                                 "below the 5.00 USDT minimum (short by 1.00)")
+    assert route.minimum_order_size == D("25.48")  # DCA4 at 98.00 needs 0.052 on the step
+    assert route.text.endswith("an order_size of at least 25.48 USDT would pass")
+    passing = msgspec.structs.replace(SIG, order_size=route.minimum_order_size)
+    assert isinstance(route_entry(facts(signal=passing)), Open)
+    short = msgspec.structs.replace(SIG, order_size=route.minimum_order_size - D("0.01"))
+    assert isinstance(route_entry(facts(signal=short)), Refuse)
+
+
+def test_a_duplicate_names_both_alert_times_and_the_candle():
+    later = msgspec.structs.replace(SIG, timestamp_ms=T0 + 120_000)  # two minutes on, same bar
+    route = route_entry(facts(signal=later, group=group(latest_signal_ts=T0)))
+    assert isinstance(route, Duplicate)
+    assert route.text == ("duplicate entry signal: its time 2023-11-14T22:17:00Z falls in the "
+                          "same 15-minute candle as the group's latest entry "
+                          "(2023-11-14T22:15:00Z); a new pyramid needs a later candle")
+    stale = route_entry(facts(group=group(latest_signal_ts=T0 + 900_000)))
+    assert "falls in an earlier 15-minute candle" in stale.text

@@ -126,7 +126,7 @@ async def test_webhook_to_fills_to_manual_close(tmp_path):
 
         async def progressed():
             leg0 = (await get_json(admin, f"/api/groups/{group['id']}"))["legs"][0]
-            return leg0["progress_to_tp"] == "60" and leg0  # (100.60 − 100) / (101 − 100)
+            return leg0["progress_to_tp"] == "60.00" and leg0  # (100.60 − 100) / (101 − 100)
 
         await eventually(progressed)
 

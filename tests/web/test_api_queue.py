@@ -41,15 +41,16 @@ async def test_ranked_queue_waiting_rows_and_actions(tmp_path):
         assert ranked == [("ADAUSDT", 1, "-5.00"), ("ETHUSDT", 2, "-2.00")]
         eth = queue["entries"][1]
         assert (eth["exchange"], eth["timeframe"], eth["side"], eth["entry_price"],
-                eth["replacement_count"]) == ("paper", 60, "long", "3000.0", 0)
+                eth["replacement_count"]) == ("paper", 60, "long", "3000.00", 0)  # on the tick
         # expected profit Σ N × w/100 × t/100 of the default ladder: 1000 × 0.2 × 6 % = 12
         assert D(eth["expected_profit_usd"]) == D("12")
         assert isinstance(eth["queued_at"], int)
 
         waiting = (await get_json(admin, "/api/groups?status=waiting"))["groups"]
-        assert sorted((w["id"], w["symbol"]) for w in waiting) == sorted(
+        # a waiting row is no group: its queue entry is queue_id, its id is null
+        assert sorted((w["queue_id"], w["symbol"]) for w in waiting) == sorted(
             (e["id"], e["symbol"]) for e in queue["entries"])
-        assert all(w["status"] == "waiting" and w["queue_id"] == w["id"] for w in waiting)
+        assert all(w["status"] == "waiting" and w["id"] is None for w in waiting)
         group_ids = {g["id"] for g in (await get_json(admin, "/api/groups?status=open"))["groups"]}
         lone_queue_id = max(e["id"] for e in queue["entries"])
         if lone_queue_id not in group_ids:  # a queue id is not a group id
