@@ -37,6 +37,7 @@ from actors.settings.config_service import ConfigRefused, ConfigService, problem
 from actors.settings.config_store import ConfigStore
 from actors.read.hub import HubClosed, Subscriber, UiHub
 from actors.pool.inbox import Inbox
+from actors.pool.signal_check import SignalCheck
 from actors.settings.controls import ActionRefused
 from actors.risk.actor import RiskRefused  # R5
 from actors.runtime.metrics import EngineMetrics
@@ -309,6 +310,12 @@ class EngineHandle:
     def views(self) -> ReadModels:
         return ReadModels(store=self.store, config=lambda: self.config, clock_ms=self.clock_ms,
                           status=lambda: self.status, core=self._core)
+
+    @functools.cached_property
+    def signal_check(self) -> SignalCheck:
+        """``POST /api/signals/check``: what the engine would do with an alert message."""
+        return SignalCheck(config=lambda: self.config, markets=self.markets, core=self._core,
+                           masker=self.masker, warning=self.webhook_warning)
 
     @functools.cached_property
     def hub(self) -> UiHub:

@@ -22,6 +22,7 @@ from web import api_notify  # POST /api/notifications/test
 from web import api_settings  # Settings page: schema, import/export, secrets, backup
 from web import console  # the operator console: app shell, /static/, headers
 from web import api_analytics  # /api/analytics/*: the Performance page
+from web import api_signals  # POST /api/signals/check: a webhook's dry run
 from web.connections import ShieldedSend
 from web.headers import SecurityHeaders
 from web.common import ApiError, error_response
@@ -46,6 +47,7 @@ def create_app(handle: EngineHandle) -> QuartTrio:
     app.register_blueprint(api_settings.bp)
     app.register_blueprint(api_chart.bp)
     app.register_blueprint(api_analytics.bp)
+    app.register_blueprint(api_signals.bp)
     app.register_blueprint(console.bp)  # last: its catch-all shell route
     app.before_request(auth.guard)
 

@@ -27,7 +27,7 @@ DRAIN_S = 2
 MAX_ID = 2**63 - 1
 SAFE_METHODS = frozenset({"GET", "HEAD", "OPTIONS"})
 PUBLIC_API = frozenset({"/api/auth/login"})
-OPERATOR_WRITES = frozenset({"auth.logout"})
+OPERATOR_WRITES = frozenset({"auth.logout", "signals.check"})
 
 bp = Blueprint("auth", __name__, url_prefix="/api/auth")
 
