@@ -19,7 +19,8 @@ from quart import Blueprint, Response, request
 
 from actors.handle import IntakeUnavailable
 from engine.masking import mask
-from engine.signals import WebhookRejected, parse_webhook
+from engine.intake import check_webhook
+from engine.signals import WebhookRejected
 from engine.tradingview import PLACEHOLDERS, SECRET_SLOT, alert_template
 from web.auth import current_session
 from web.common import ApiError, engine, is_tls, json_response
@@ -79,9 +80,9 @@ async def replay(inbox_id: int) -> Response:
     if row is None:
         raise ApiError(404, "not_found", f"no inbox entry {inbox_id}", {"id": inbox_id})
     raw = row["raw_body"] or ""
-    try:
-        signal = parse_webhook(raw.encode("utf-8", "surrogatepass"), markets=handle.markets(),
-                               quote_currencies=cfg.app.quote_currencies, secret_required=False)
+    try:  # the webhook's own checks, the configuration's included (a missing order size)
+        signal = check_webhook(raw.encode("utf-8", "surrogatepass"), cfg, handle.markets(),
+                               secret_required=False)
     except WebhookRejected as exc:
         errors = [{"field": e.field, "message": e.message} for e in exc.errors]
         raise ApiError(422, "rejected", f"inbox entry {inbox_id} is no longer a valid signal",

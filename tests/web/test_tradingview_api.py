@@ -113,3 +113,20 @@ async def test_replayed_entry_meets_the_same_candle_rule(tmp_path):
         assert r.json() == {"status": "accepted", "id": 2, "replay_of": 1}
         replayed = await eventually(lambda: state_of(2))
         assert replayed["state"] == "duplicate", replayed
+
+
+async def test_replay_meets_todays_intake_rules(tmp_path):
+    settings = {**REPLAY_ON, "grid_strategy.capital_per_pyramid_usd": 100}
+    async with running_engine(tmp_path, settings=settings) as eng:
+        admin = await eng.login()
+        sizeless = json.loads(json.dumps(PAYLOAD))
+        del sizeless["tv"]["order_size"]
+        assert (await eng.webhook(sizeless)).json() == {"status": "accepted", "id": 1}
+        r = await admin.put("/api/config", json={
+            "changes": {"grid_strategy.capital_per_pyramid_usd": 0}})
+        assert r.status_code == 200, r.text
+        assert (await admin.post("/api/config/apply")).status_code == 200
+        eng.clock.advance(61_000)
+        r = await admin.post("/api/webhooks/1/replay")
+        assert r.status_code == 422 and r.json()["error"] == "rejected"
+        assert [e["field"] for e in r.json()["details"]["errors"]] == ["tv.order_size"]
