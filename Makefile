@@ -4,7 +4,8 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: run test bench emulator clean
+.PHONY: run test bench emulator clean dist
+PYI ?= $(BIN)/pyinstaller
 
 $(STAMP): pyproject.toml
 	$(PY) -m venv $(VENV)
@@ -18,6 +19,14 @@ run: $(STAMP)
 
 test: $(STAMP)
 	$(BIN)/python -m pytest --cov=engine --cov-report=term:skip-covered --cov-fail-under=95 tests
+
+# the single-file executable (PyInstaller one-file, Linux x86-64): dist/engine
+dist: $(STAMP)
+	@test -x $(PYI) || { echo "make dist needs PyInstaller: $(BIN)/pip install -e '.[dist]'" \
+	  "(pyinstaller==6.22.3)" >&2; exit 1; }
+	$(PYI) --noconfirm --clean --log-level WARN --distpath dist --workpath build/pyinstaller \
+	  ops/dist/engine.spec
+	@ls -l dist/engine
 
 bench: $(STAMP)
 	$(BIN)/python -m ops.bench

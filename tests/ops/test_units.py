@@ -59,7 +59,8 @@ def test_template_keeps_each_account_apart():
     for line in ("ExecStart=/usr/local/bin/engine run --config /etc/engine/%i.toml",
                  "WorkingDirectory=/var/lib/engine/%i", "StateDirectory=engine/%i",
                  "EnvironmentFile=-/etc/engine/%i.env", "ReadWritePaths=/var/lib/engine/%i",
-                 "Type=notify", "WatchdogSec=30"):
+                 "Type=notify", "WatchdogSec=30", "NotifyAccess=all", "StandardOutput=null",
+                 "StandardError=journal"):
         assert any(x.startswith(line) for x in text.splitlines()), line
 
 
