@@ -364,7 +364,7 @@ class RiskActor:
                          "require_full_pyramids": s.require_full_pyramids,
                          "use_trade_age_filter": s.use_trade_age_filter,
                          "evaluate_interval_sec": s.evaluate_interval_sec},
-            "groups": [row_json(r, by_id[r.group_id]) for r in rows],
+            "groups": [row_json(r, by_id[r.group_id], by_id) for r in rows],
             "blocked": sorted(self.blocked), "skip_once": sorted(self.skip_once),
             "unpriced": list(self._views.unpriced),
             "actions": audit.recent_actions(self.store, limit=actions),

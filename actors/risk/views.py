@@ -18,6 +18,7 @@ from decimal import Decimal
 from typing import Any, Protocol
 
 from engine.decimals import HUNDRED
+from engine.display import Display, for_rules
 from engine.group import GroupState, average_entry, open_cost, pnl_at
 from engine.group.rules import min_qty
 from engine.precision import order_step
@@ -165,35 +166,48 @@ class ViewCache:
 
 # --- JSON for the API / live push --------------------------------------------------------------
 
-def _num(value: Decimal | None) -> str | None:
-    return None if value is None else str(value)
+def _show(views: Mapping[int, LiveView], group_id: int) -> Display:
+    """The display rules of a group's symbol (engine/display.py): the panel's numbers are
+    rounded like every other API answer's."""
+    view = views.get(group_id)
+    return for_rules(view.rules[0] if view is not None else None)
 
 
-def plan_json(plan: OffsetPlan | NoAction) -> dict[str, Any]:
-    steps = [{"group_id": s.group_id, "symbol": s.symbol, "qty": _num(s.qty),
-              "price": _num(s.price), "notional": _num(s.notional),
-              "estimated_usd": _num(s.estimated_usd), "full": s.full, "raised": s.raised}
-             for s in plan.steps]
-    skipped = [{"group_id": s.group_id, "reason": s.reason, "needed_qty": _num(s.needed_qty),
-                "open_qty": _num(s.open_qty)} for s in plan.skipped]
+def plan_json(plan: OffsetPlan | NoAction,
+              views: Mapping[int, LiveView] | None = None) -> dict[str, Any]:
+    views = views or {}
+    usd = for_rules(None).usd  # amounts in the quote asset
+
+    def step(s: Any) -> dict[str, Any]:
+        show = _show(views, s.group_id)
+        return {"group_id": s.group_id, "symbol": s.symbol, "qty": show.qty(s.qty),
+                "price": show.price(s.price), "notional": show.usd(s.notional),
+                "estimated_usd": show.usd(s.estimated_usd), "full": s.full, "raised": s.raised}
+
+    steps = [step(s) for s in plan.steps]
+    skipped = [{"group_id": s.group_id, "reason": s.reason,
+                "needed_qty": _show(views, s.group_id).qty(s.needed_qty),
+                "open_qty": _show(views, s.group_id).qty(s.open_qty)} for s in plan.skipped]
     if isinstance(plan, NoAction):
         return {"sufficient": False, "outcome": "insufficient",
-                "required_usd": _num(plan.required_usd),
-                "available_usd": _num(plan.available_usd), "winners": steps, "skipped": skipped}
-    return {"sufficient": True, "outcome": "plan", "required_usd": _num(plan.required_usd),
-            "fees_est": _num(plan.fees_est), "slippage_est": _num(plan.slippage_est),
-            "covered_usd": _num(plan.covered_usd), "winners": steps, "skipped": skipped}
+                "required_usd": usd(plan.required_usd),
+                "available_usd": usd(plan.available_usd), "winners": steps, "skipped": skipped}
+    return {"sufficient": True, "outcome": "plan", "required_usd": usd(plan.required_usd),
+            "fees_est": usd(plan.fees_est), "slippage_est": usd(plan.slippage_est),
+            "covered_usd": usd(plan.covered_usd), "winners": steps, "skipped": skipped}
 
 
-def row_json(row: RiskPanelRow, view: LiveView) -> dict[str, Any]:
+def row_json(row: RiskPanelRow, view: LiveView,
+             views: Mapping[int, LiveView] | None = None) -> dict[str, Any]:
+    show = for_rules(view.rules[0])
     return {"group_id": row.group_id, "symbol": row.symbol, "side": row.side,
-            "status": view.status, "loss_percent": _num(row.loss_percent),
-            "loss_usd": _num(row.loss_usd), "timer_started_at": view.timer_started_at_ms,
+            "status": view.status, "loss_percent": show.percent(row.loss_percent),
+            "loss_usd": show.usd(row.loss_usd), "timer_started_at": view.timer_started_at_ms,
             "timer_remaining_ms": row.timer_remaining_ms,
             "timer_running": view.timer_started_at_ms is not None,
             "pyramids": f"{view.pyramid_count} / {view.max_pyramids}",
             "pyramids_reached": row.pyramids_reached, "age_filter_passed": row.age_filter_passed,
             "eligible": row.eligible, "failures": list(row.failures),
             "blocked": view.blocked, "skip_once": view.skip_once,
-            "available_offsets": {"count": row.offsets_count, "usd": _num(row.offsets_usd)},
-            "projected_plan": plan_json(row.projected)}
+            "available_offsets": {"count": row.offsets_count, "usd": show.usd(row.offsets_usd)},
+            "projected_plan": plan_json(row.projected, views)}

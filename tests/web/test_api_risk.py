@@ -2,6 +2,7 @@
 port, the real engine core (paper exchange, group actors, risk actor), groups opened by
 webhooks and priced through ``/api/paper/price``."""
 
+import re
 from decimal import Decimal as D
 
 from tests.web.conftest import OPERATOR
@@ -96,6 +97,12 @@ async def test_panel_controls_run_now_and_audit(tmp_path):
         assert row["age_filter_passed"] is True and row["pyramids_reached"] is False
         [step] = row["projected_plan"]["winners"]
         assert step["group_id"] == winner and not step["full"]
+        # shown by the display rules: USD and percentages to cents, ETH quantities to the step
+        two = re.compile(r"-?\d+\.\d{2}")
+        assert all(two.fullmatch(v) for v in (row["loss_percent"], row["loss_usd"],
+                                              row["available_offsets"]["usd"],
+                                              step["estimated_usd"], step["notional"]))
+        assert re.fullmatch(r"\d+\.\d{4}", step["qty"])  # ETHUSDT step 0.0001
 
         # without force the timer condition holds the loser back: nothing happens
         r = await admin.post("/api/risk/run", json={"force": False})
