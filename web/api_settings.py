@@ -152,7 +152,10 @@ async def secret_set(name: str) -> Response:
     try:
         result = engine().secret_admin.set(name, body.value, user=_user())
     except ConfigRefused as exc:
-        raise config_refused(exc) from None
+        error = config_refused(exc)  # the problem itself as the message: one field, one reason
+        error.message = "; ".join(f"{p.path}: {p.message}" for p in exc.problems)
+        error.details["field"] = exc.problems[0].path if exc.problems else name
+        raise error from None
     return _no_store(json_response(result))
 
 

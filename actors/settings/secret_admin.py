@@ -53,8 +53,8 @@ class SecretAdmin:
                         "source": self.secrets.source(name), "env": SECRET_ENV[name]})
         return out
 
-    def _describe(self, name: str) -> dict[str, Any]:
-        value = self.secrets.get(name) or ""
+    def _describe(self, name: str, value: str) -> dict[str, Any]:
+        """What was stored (masked) and whether it is the value in effect."""
         source = self.secrets.source(name)
         note = None
         if source == "env":
@@ -80,7 +80,7 @@ class SecretAdmin:
             raise ConfigRefused([Problem(path=name, message=str(exc))]) from None
         log.info(f"secret {name} changed", extra={"event": "secret_changed",
                                                    "data": {"name": name, "user": user}})
-        return self._describe(name)
+        return self._describe(name, value)
 
     def generate(self, *, user: str | None) -> tuple[str, dict[str, Any]]:
         """A new random webhook secret, stored; the caller shows the value once."""

@@ -123,7 +123,7 @@ export default function Settings() {
   const render = (field) => {
     if (field.secret) {
       return admin ? html`<${SecretField} key=${field.path} field=${field} info=${secrets[field.path]} onChange=${loadSecrets} />`
-        : html`<div class="setting" key=${field.path}><span class="label-text">${field.label}</span>
+        : html`<div class="setting" key=${field.path} data-key=${field.path}><span class="label-text">${field.label}</span>
           <span class="muted"> — hidden: secrets are shown to admins only</span></div>`;
     }
     const Editor = SPECIAL[field.path] || (field.type === 'map' ? MapField : ScalarField);
@@ -155,7 +155,8 @@ export default function Settings() {
     <${Card} title="Live Preview" cls="live-preview">
       <${Validation} check=${shown} pending=${dirty && pending} />
       <h3>Compared with the running configuration</h3><${RunningDiff} check=${shown} />
-      <h3>Ladder</h3><${LadderPreview} changes=${changes} enabled=${admin && !(dirty && (pending || !check?.valid))} />
+      <h3>Ladder</h3><${LadderPreview} changes=${changes} locked=${!admin}
+        enabled=${admin && !(dirty && (pending || !check?.valid))} />
     </${Card}>
     ${schema.sections.map((section) => html`<details open class="card settings-section" key=${section} data-section=${section}>
       <summary><h2>${section}</h2></summary>

@@ -50,7 +50,7 @@ function LegTable({ plan }) {
     </tbody></table></div>`;
 }
 
-export function LadderPreview({ changes, enabled }) {
+export function LadderPreview({ changes, enabled, locked }) {
   const [q, setQ] = useState({ symbol: 'BTCUSDT', notional: '1000', side: 'long', timeframe: '60', pyramid: '0', price: '' });
   const [plan, setPlan] = useState(null);
   const [error, setError] = useState(null);
@@ -72,20 +72,21 @@ export function LadderPreview({ changes, enabled }) {
     return () => clearTimeout(timer);
   }, [body, enabled]);
   const input = (name, label, attrs = {}, cls = 'field') => html`<label class=${cls}>${label}
-    <input type="text" value=${q[name]} aria-label=${`Preview ${label}`} ...${attrs}
+    <input type="text" value=${q[name]} aria-label=${`Preview ${label}`} disabled=${locked} ...${attrs}
       onInput=${(e) => setQ({ ...q, [name]: e.currentTarget.value })} /></label>`;
   return html`<div class="ladder-preview">
     <div class="toolbar">
       ${input('symbol', 'Symbol', {}, 'field grow')}
       ${input('notional', 'Notional (quote)', { inputmode: 'decimal' })}
-      <label class="field">Side<select aria-label="Preview side" value=${q.side}
+      <label class="field">Side<select aria-label="Preview side" value=${q.side} disabled=${locked}
         onChange=${(e) => setQ({ ...q, side: e.currentTarget.value })}>
         <option value="long">long</option><option value="short">short</option></select></label>
       ${input('timeframe', 'Timeframe (min)', { inputmode: 'numeric', size: 5 })}
       ${input('pyramid', 'Pyramid', { inputmode: 'numeric', size: 3 })}
       ${input('price', 'Price (blank: current)', { inputmode: 'decimal' })}
     </div>
-    ${!enabled && html`<p class="muted">Fix the problems above to see the ladder.</p>`}
+    ${!enabled && html`<p class="muted">${locked ? 'The ladder preview is for admins (it runs the edited settings).'
+      : 'Fix the problems above to see the ladder.'}</p>`}
     ${enabled && error && html`<p class="neg" role="alert">${error}</p>`}
     ${enabled && plan && !plan.ok && html`<p class="neg" role="alert" data-test="ladder-preview-reason">${plan.reason}</p>`}
     ${enabled && plan?.ok && html`
