@@ -154,6 +154,15 @@ def test_secrets_without_a_config_file_and_without_config_are_refused(tmp_path, 
     assert run("secrets", "list") == 1
 
 
+def test_a_webhook_secret_shorter_than_16_characters_is_refused(tmp_path, monkeypatch, capsys):
+    config = tmp_path / "engine.toml"
+    config.write_text(DEFAULT_TOML)
+    assert set_secret(monkeypatch, config, "webhook_secret", "short") == 1
+    assert "must be at least 16 characters, got 5" in capsys.readouterr().err
+    store = SecretStore(tmp_path / "engine_data", Config().security)
+    assert store.get("security.webhook_secret") is None
+
+
 def test_a_piped_secret_is_its_first_line(tmp_path, monkeypatch):
     config = tmp_path / "engine.toml"
     config.write_text(DEFAULT_TOML)
