@@ -198,3 +198,32 @@ def test_losing_the_live_push_shows_the_banner_polls_and_recovers(page: Page,
     state["up"] = True
     expect(banner).to_be_hidden()
     assert len(state["open"]) >= 2
+
+
+def test_an_expired_session_returns_to_the_login_with_a_message(page: Page,
+                                                               engine: EngineProcess):
+    login(page, engine, path="/signals")
+    expect(page.locator('[data-table="signals"]')).to_be_visible()
+    page.context.clear_cookies()  # the session ends (as at its timeout)
+    page.get_by_role("navigation", name="Pages").get_by_role("link", name="Signals").click()
+    page.get_by_role("navigation", name="Pages").get_by_role("link", name="Logs").click()
+    expect(page.get_by_text("Your session expired — log in again.")).to_be_visible()
+    expect(page.get_by_role("button", name="Log in")).to_be_visible()
+
+
+def test_theme_text_size_and_time_zone_are_remembered(page: Page, engine: EngineProcess):
+    open_group(engine, "XRPUSDT", "0.5000", "120")  # a signal: a row with a time
+    login(page, engine, path="/signals")
+    html = page.locator("html")
+    start = html.get_attribute("data-theme")
+    page.get_by_role("button", name=re.compile(r"Switch to (light|dark) theme")).click()
+    flipped = "light" if start == "dark" else "dark"
+    expect(html).to_have_attribute("data-theme", flipped)
+    page.get_by_role("button", name="Larger text").click()
+    expect(html).to_have_attribute("style", re.compile(r"font-size: 15px"))
+    expect(page.locator('[data-table="signals"] td').filter(has_text=" UTC").first).to_be_visible()
+    page.get_by_role("button", name="Show times in local time").click()
+    expect(page.locator('[data-table="signals"] td').filter(has_text=" UTC")).to_have_count(0)
+    page.reload()
+    expect(html).to_have_attribute("data-theme", flipped)
+    expect(page.get_by_role("button", name="Show times in UTC")).to_be_visible()
