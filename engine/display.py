@@ -14,7 +14,7 @@ computes with exact Decimals and only the text sent out is rounded (ROUND_HALF_U
 Without the symbol's rules (never synced), prices and quantities are shown exactly as stored.
 """
 
-from decimal import ROUND_HALF_UP, Decimal, localcontext
+from decimal import ROUND_HALF_UP, Decimal, getcontext, localcontext
 
 import msgspec
 
@@ -27,6 +27,9 @@ PERCENT_PLACES = 2
 OTHER_QUOTE_PLACES = 8  # an asset that is not a dollar and has no published precision
 
 
+_QUANTA = {p: Decimal(1).scaleb(-p) for p in range(0, 19)}
+
+
 def plain(value: Decimal | int | str | None) -> str | None:
     """Exact fixed-point text (never ``1E+2``): numbers that are not rounded for display
     (configuration values, market rules). None stays None."""
@@ -37,9 +40,15 @@ def plain(value: Decimal | int | str | None) -> str | None:
 
 def _text(value: Decimal, places: int) -> str:
     """``value`` rounded half-up to ``places`` decimals (a negative ``places`` = tens, …)."""
-    with localcontext() as ctx:
-        ctx.prec = max(ctx.prec, value.adjusted() + places + 2)
-        rounded = value.quantize(Decimal(1).scaleb(-places), rounding=ROUND_HALF_UP)
+    quantum = _QUANTA.get(places) or Decimal(1).scaleb(-places)
+    # a value that fits the context's precision needs no wider one: ~3x faster, which a long
+    # series shows (an equity CSV of two years rounds 420,000 numbers)
+    if value.adjusted() + places + 2 <= getcontext().prec:
+        rounded = value.quantize(quantum, rounding=ROUND_HALF_UP)
+    else:
+        with localcontext() as ctx:
+            ctx.prec = value.adjusted() + places + 2
+            rounded = value.quantize(quantum, rounding=ROUND_HALF_UP)
     if rounded == 0:
         rounded = abs(rounded)  # no "-0.00"
     return format(rounded, "f")

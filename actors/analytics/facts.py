@@ -24,7 +24,6 @@ from engine.analytics.definitions import (
     UNLABELLED,
     RealizationFact,
     TradeFact,
-    strategy_label,
 )
 from engine.analytics.ladder import FillFact, LotExit, leg_facts
 from engine.group import unrealized
@@ -93,15 +92,26 @@ def group_infos(conn: sqlite3.Connection, where: str = "", params: tuple = ()
             for r in conn.execute(sql, params)}
 
 
-def realizations(conn: sqlite3.Connection, infos: dict[int, GroupInfo]
-                 ) -> Iterator[RealizationFact]:
+def _only(infos: dict[int, GroupInfo], selected: bool, column: str) -> tuple[str, tuple]:
+    """SQL restricting ``column`` to the groups of ``infos`` when they are a selection (an
+    index seek per group instead of reading every row)."""
+    if not selected:
+        return "", ()
+    return f" AND {column} IN (SELECT value FROM json_each(?))", (_encode(list(infos)).decode(),)
+
+
+def realizations(conn: sqlite3.Connection, infos: dict[int, GroupInfo], *,
+                 selected: bool = False) -> Iterator[RealizationFact]:
     """Every realization recorded for the groups in ``infos``: fills, adjustments, and for a
     group with fills from before the analytics migration its unexplained remainder, booked
-    when it closed (or at its last update while open)."""
+    when it closed (or at its last update while open). ``selected``: ``infos`` is a filtered
+    selection of the groups."""
     known: dict[int, Decimal] = {}
     legacy: set[int] = set()
-    for gid, ts, realized in conn.execute("SELECT group_id, ts, realized FROM fills"
-                                          " WHERE group_id IS NOT NULL ORDER BY ts, id"):
+    where, params = _only(infos, selected, "group_id")
+    for gid, ts, realized in conn.execute("SELECT group_id, ts, realized FROM fills WHERE"
+                                          f" group_id IS NOT NULL{where} ORDER BY ts, id",
+                                          params):
         info = infos.get(gid)
         if info is None:
             continue
@@ -113,7 +123,7 @@ def realizations(conn: sqlite3.Connection, infos: dict[int, GroupInfo]
             known[gid] = known.get(gid, Decimal(0)) + amount
             yield _fact(info, ts, amount)
     for gid, ts, amount in conn.execute("SELECT group_id, ts, amount FROM pnl_adjustments"
-                                        " ORDER BY ts, id"):
+                                        f" WHERE 1{where} ORDER BY ts, id", params):
         info = infos.get(gid)
         if info is not None:
             known[gid] = known.get(gid, Decimal(0)) + Decimal(amount)
@@ -132,13 +142,14 @@ def _fact(info: GroupInfo, ts: int, amount: Decimal) -> RealizationFact:
 
 
 def closed_trades(conn: sqlite3.Connection, infos: dict[int, GroupInfo], *,
-                  with_legs: bool = True) -> Iterator[TradeFact]:
+                  with_legs: bool = True, selected: bool = False) -> Iterator[TradeFact]:
     """Every closed trade of the groups in ``infos``; ``with_legs``: with its legs (decoded
     from the group's stored state — what the ladder needs and the rest does not)."""
     state = "g.state" if with_legs else "NULL"
+    where, params = _only(infos, selected, "t.group_id")
     cursor = conn.execute(f"SELECT t.*, {state} AS state FROM closed_trades t JOIN"
-                          " position_groups g ON g.id = t.group_id ORDER BY t.closed_at,"
-                          " t.group_id")
+                          f" position_groups g ON g.id = t.group_id WHERE 1{where} ORDER BY"
+                          " t.closed_at, t.group_id", params)
     names = [d[0] for d in cursor.description]
     for values in cursor:
         row = dict(zip(names, values))

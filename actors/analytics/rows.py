@@ -53,14 +53,24 @@ def timezone_of(conn: sqlite3.Connection) -> tzinfo:
 def read_rows(conn: sqlite3.Connection, period: str, start: str,
               keys: Iterable[Key] | None = None) -> dict[Key, Bucket]:
     """The buckets of one roll-up period (all of them, or only ``keys``)."""
-    sql = ("SELECT dimension, dim_value, metrics FROM trade_analytics WHERE period = ? AND"
-           " period_start = ?")
-    params: list = [period, start]
-    if keys is not None:
+    if keys is None:
+        found = conn.execute("SELECT dimension, dim_value, metrics FROM trade_analytics WHERE"
+                             " period = ? AND period_start = ?", (period, start))
+    else:  # one primary-key seek per wanted row (a join on the keys, not a filtered scan)
         keys = list(keys)
-        sql += " AND (dimension, dim_value) IN (VALUES " + ", ".join(["(?, ?)"] * len(keys)) + ")"
-        params += [x for k in keys for x in k]
-    return {(d, v): _decode(m) for d, v, m in conn.execute(sql, params)}
+        found = conn.execute(
+            "SELECT t.dimension, t.dim_value, t.metrics FROM (VALUES "
+            + ", ".join(["(?, ?)"] * len(keys)) + ") k JOIN trade_analytics t ON t.period = ?"
+            " AND t.period_start = ? AND t.dimension = k.column1 AND t.dim_value = k.column2",
+            [x for k in keys for x in k] + [period, start])
+    return {(d, v): _decode(m) for d, v, m in found}
+
+
+def dimension_rows(conn: sqlite3.Connection, period: str, start: str,
+                   dimension: str) -> dict[str, Bucket]:
+    return {v: _decode(m) for v, m in conn.execute(
+        "SELECT dim_value, metrics FROM trade_analytics WHERE period = ? AND period_start = ?"
+        " AND dimension = ?", (period, start, dimension))}
 
 
 def add_buckets(conn: sqlite3.Connection, period: str, start: str,
@@ -81,13 +91,17 @@ def write_buckets(conn: sqlite3.Connection, period: str, start: str,
                                for (dim, value), b in rows.items()])
 
 
-def by_period(tz: tzinfo, dated: Iterable[tuple[int, Iterable[tuple[Key, Bucket]]]]
+def by_period(tz: tzinfo, dated: Iterable[tuple[int, Iterable[tuple[Key, Bucket]]]],
+              keep: set[tuple[str, str]] | None = None
               ) -> dict[tuple[str, str], dict[Key, Bucket]]:
-    """Contributions ``(ts, [(key, bucket)])`` summed per roll-up row of their time."""
+    """Contributions ``(ts, [(key, bucket)])`` summed per roll-up row of their time (only
+    the rows in ``keep`` when given)."""
     out: dict[tuple[str, str], dict[Key, Bucket]] = {}
     for ts, parts in dated:
         parts = list(parts)
         for pk in rollup_keys(ts, tz):
+            if keep is not None and pk not in keep:
+                continue
             rows = out.setdefault(pk, {})
             for key, b in parts:
                 rows[key] = rows.get(key, EMPTY) + b
@@ -123,8 +137,7 @@ def put_day(conn: sqlite3.Connection, day: str, f: DayFacts, now_ms: int) -> Non
 
 def refresh_best_worst(conn: sqlite3.Connection, day: str) -> None:
     """The day's best and worst symbol by realized PnL, from its pair rows."""
-    pairs = {v: b for (d, v), b in read_rows(conn, "day", day).items() if d == PAIR}
-    best, worst = best_and_worst(pairs)
+    best, worst = best_and_worst(dimension_rows(conn, "day", day, PAIR))
     conn.execute("UPDATE daily_stats SET best_symbol = ?, worst_symbol = ? WHERE day = ?",
                  (best, worst, day))
 

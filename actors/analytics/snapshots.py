@@ -152,10 +152,13 @@ class EquitySnapshots:
     async def run(self, *, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED):
         self._prepare()
         task_status.started()
+        first = True
         while True:
-            with trio.move_on_after(CHECK_S):
-                await self._wake.wait()
-            self._wake = trio.Event()
+            if not first:
+                with trio.move_on_after(CHECK_S):
+                    await self._wake.wait()
+                self._wake = trio.Event()
+            first = False
             if not self._feed_mode:
                 self.check(self._now_ms())
             if self._pending:

@@ -23,7 +23,6 @@ import threading
 from collections.abc import Callable, Mapping
 from datetime import datetime, timezone
 from decimal import Decimal
-from functools import partial
 from pathlib import Path
 from typing import Any
 
@@ -38,10 +37,10 @@ from engine.analytics import blocks, risk_ledger
 from engine.analytics.allocation import OpenPosition, allocation
 from engine.analytics.definitions import capital_base, equity
 from engine.analytics.periods import PERIODS, day_key
-from engine.analytics.present import present
+from engine.analytics.present import present, rule
 from engine.analytics.rollup import Bucket
 from engine.config import Config
-from engine.display import for_quote
+from engine.display import Display, for_quote
 from engine.errors import InvalidInput
 from engine.group import average_entry
 
@@ -50,6 +49,7 @@ FORMATS = ("json", "csv")
 TRADE_LIMIT_MAX = 1000
 EQUITY_POINTS, EQUITY_POINTS_MAX = 2000, 20_000
 DAYS_MAX = 3660
+DAY_MS = 86_400_000
 _bucket = msgspec.json.Decoder(Bucket).decode
 
 
@@ -118,9 +118,12 @@ class AnalyticsService:
         return await trio.to_thread.run_sync(work)
 
     @staticmethod
-    def _show(cfg: Config, value: Any) -> Any:
+    def _display(cfg: Config) -> Display:
         quotes = cfg.app.quote_currencies
-        return present(value, for_quote(quotes[0] if quotes else "USD"))
+        return for_quote(quotes[0] if quotes else "USD")
+
+    def _show(self, cfg: Config, value: Any) -> Any:
+        return present(value, self._display(cfg))
 
     def _live(self, conn: sqlite3.Connection, cfg: Config, prices: dict) -> dict[str, Any]:
         """C0, the live equities and the open positions."""
@@ -141,7 +144,8 @@ class AnalyticsService:
 
     def _summary(self, conn, cfg, tz, now, prices, period: str, f: q.Filters) -> dict:
         live = self._live(conn, cfg, prices)
-        buckets = q.bucket_rows(conn, period, now, tz, f)
+        source = q.Buckets(conn, tz, f, now)
+        buckets = source.rows(period, now)
         returns, dd = q.risk_series(conn, q.since(period, now, tz))
         e = live["equity"]
         out = {"period": period, "timezone": cfg.app.timezone, "as_of": now,
@@ -149,7 +153,7 @@ class AnalyticsService:
                "equity": {"realized_usd": e and e.realized, "total_usd": e and e.total,
                           "unrealized_usd": live["unrealized"]},
                "pnl": blocks.pnl_block(buckets, live["unrealized"],
-                                       q.realized_by_period(conn, now, tz, f)),
+                                       source.realized_by_period(now)),
                "win_loss": blocks.win_loss_block(buckets),
                "risk": blocks.risk_block(buckets, returns=returns, drawdown=dd,
                                          current_equity=e and e.total)}
@@ -167,33 +171,43 @@ class AnalyticsService:
             return await self._run(self._equity_csv, kind, period)
         return await self._run(self._equity_json, kind, period, points)
 
-    def _equity_json(self, conn, cfg, tz, now, prices, kind: str, period: str,
-                     points: int) -> dict:
-        found = q.equity_points(conn, q.since(period, now, tz), points)
+    @staticmethod
+    def _points(found, kind: str) -> tuple[list[int], list[Decimal], list[Decimal]]:
+        """Times, the equity of ``kind`` and the drawdown of total equity (percent) per row."""
         ts, values, drawdown = [], [], []
+        hundred, zero = Decimal(100), Decimal(0)
         for t, realized, total, peak in found:
             ts.append(t)
             values.append(Decimal(realized if kind == "realized" else total))
             p = None if peak is None else Decimal(peak)
-            drawdown.append((p - Decimal(total)) / p * 100 if p and p > 0 else Decimal(0))
+            drawdown.append((p - Decimal(total)) / p * hundred if p and p > 0 else zero)
+        return ts, values, drawdown
+
+    def _equity_json(self, conn, cfg, tz, now, prices, kind: str, period: str,
+                     points: int) -> dict:
+        found = q.equity_points(conn, q.since(period, now, tz), points)
+        ts, values, drawdown = self._points(found, kind)
         return self._show(cfg, {"kind": kind, "period": period, "points": len(ts), "ts": ts,
                                 "equity_usd": values, "drawdown_percent": drawdown})
 
     def _equity_csv(self, conn, cfg, tz, now, prices, kind: str, period: str) -> str:
+        display = self._display(cfg)
+        usd, pct = rule("equity_usd", display), rule("drawdown_percent", display)
         buf = io.StringIO()
         out = csv.writer(buf, lineterminator="\n")
         out.writerow(["ts", "time_utc", f"{kind}_equity_usd", "drawdown_percent",
                       "day_boundary"])
-        show = partial(self._show, cfg)
-        for t, realized, total, _unrealized, peak, boundary in q.equity_rows(
-                conn, q.since(period, now, tz)):
-            p = None if peak is None else Decimal(peak)
-            dd = (p - Decimal(total)) / p * 100 if p and p > 0 else Decimal(0)
-            row = show({"equity_usd": Decimal(realized if kind == "realized" else total),
-                        "drawdown_percent": dd})
-            when = datetime.fromtimestamp(t / 1000, tz=timezone.utc)
-            out.writerow([t, when.strftime("%Y-%m-%dT%H:%M:%SZ"), row["equity_usd"],
-                          row["drawdown_percent"], boundary])
+        found = list(q.equity_rows(conn, q.since(period, now, tz)))
+        ts, values, drawdown = self._points([r[:4] for r in found], kind)
+        days: dict[int, str] = {}
+        for t, value, dd, row in zip(ts, values, drawdown, found):
+            day, ms = divmod(t, DAY_MS)
+            if day not in days:
+                days[day] = datetime.fromtimestamp(day * 86_400, tz=timezone.utc).strftime(
+                    "%Y-%m-%d")
+            seconds = ms // 1000
+            when = f"{days[day]}T{seconds // 3600:02d}:{seconds // 60 % 60:02d}:{seconds % 60:02d}Z"
+            out.writerow([t, when, usd(value), pct(dd), row[4]])
         return buf.getvalue()
 
     async def trades(self, sort: str | None, limit: int | None, period: str | None,
@@ -221,7 +235,7 @@ class AnalyticsService:
         return await self._run(self._distribution, choice("period", period, PERIODS, "all"), f)
 
     def _distribution(self, conn, cfg, tz, now, prices, period, f) -> dict:
-        buckets = q.bucket_rows(conn, period, now, tz, f)
+        buckets = q.Buckets(conn, tz, f, now).rows(period, now)
         best, worst = q.best_and_worst(conn, q.since(period, now, tz), f)
         return self._show(cfg, {"period": period, "histogram": blocks.histogram(buckets),
                                 "best": best, "worst": worst})
@@ -231,13 +245,13 @@ class AnalyticsService:
 
     def _heatmap(self, conn, cfg, tz, now, prices, period, f) -> dict:
         return self._show(cfg, {"period": period,
-                                **blocks.heatmap(q.bucket_rows(conn, period, now, tz, f))})
+                                **blocks.heatmap(q.Buckets(conn, tz, f, now).rows(period, now))})
 
     async def ladder(self, period: str | None, f: q.Filters) -> dict[str, Any]:
         return await self._run(self._ladder, choice("period", period, PERIODS, "all"), f)
 
     def _ladder(self, conn, cfg, tz, now, prices, period, f) -> dict:
-        buckets = q.bucket_rows(conn, period, now, tz, f, with_legs=True)
+        buckets = q.Buckets(conn, tz, f, now, with_legs=True).rows(period, now)
         return self._show(cfg, {"period": period, **blocks.ladder_block(buckets)})
 
     async def daily(self, days: int | None) -> dict[str, Any]:

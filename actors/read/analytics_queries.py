@@ -13,6 +13,7 @@ matching groups with the same ``engine.analytics`` functions.
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from collections.abc import Sequence
 from datetime import tzinfo
@@ -21,7 +22,7 @@ from typing import Any
 
 from actors.analytics import facts, rows
 from engine.analytics.definitions import Filters
-from engine.analytics.periods import period_rows, period_start_ms
+from engine.analytics.periods import PERIODS, SNAPSHOT_EVERY_MS, period_rows, period_start_ms
 from engine.analytics.ratios import Drawdown, daily_returns
 from engine.analytics.rollup import Bucket, Key, of_realization, of_trade, total
 
@@ -41,27 +42,35 @@ def _infos(conn: sqlite3.Connection, f: Filters) -> dict[int, facts.GroupInfo]:
     return infos
 
 
-def bucket_rows(conn: sqlite3.Connection, period: str, now_ms: int, tz: tzinfo,
-                f: Filters, *, with_legs: bool = False) -> dict[Key, Bucket]:
-    """The summed buckets of ``period`` (today, this week, this month, all time)."""
-    wanted = period_rows(period, now_ms, tz)
-    if not f:
-        return total(rows.read_rows(conn, p, s) for p, s in wanted)
-    infos = _infos(conn, f)
-    dated = [(r.ts_ms, of_realization(r)) for r in facts.realizations(conn, infos)]
-    for t in facts.closed_trades(conn, infos, with_legs=with_legs):
-        dated.append((t.closed_at_ms, of_trade(t)))
-    by = rows.by_period(tz, dated)
-    return total(by.get(pk, {}) for pk in wanted)
+class Buckets:
+    """The summed buckets of any period for one answer: the roll-up rows, or — filtered by
+    pair, timeframe or strategy — the same buckets recomputed once from the matching groups'
+    record."""
 
+    def __init__(self, conn: sqlite3.Connection, tz: tzinfo, f: Filters, now_ms: int, *,
+                 with_legs: bool = False):
+        self._conn = conn
+        self._tz = tz
+        self._by = None
+        if f:
+            keep = {pk for p in PERIODS for pk in period_rows(p, now_ms, tz)}
+            infos = _infos(conn, f)
+            dated = [(r.ts_ms, of_realization(r))
+                     for r in facts.realizations(conn, infos, selected=True)]
+            for t in facts.closed_trades(conn, infos, with_legs=with_legs, selected=True):
+                dated.append((t.closed_at_ms, of_trade(t)))
+            self._by = rows.by_period(tz, dated, keep)
 
-def realized_by_period(conn: sqlite3.Connection, now_ms: int, tz: tzinfo,
-                       f: Filters) -> dict[str, Decimal]:
-    out = {}
-    for period in ("day", "week", "month", "all"):
-        b = bucket_rows(conn, period, now_ms, tz, f).get(("all", "*"), Bucket())
-        out[period] = b.realized
-    return out
+    def rows(self, period: str, now_ms: int) -> dict[Key, Bucket]:
+        """Today, this week, this month or all time."""
+        wanted = period_rows(period, now_ms, self._tz)
+        if self._by is None:
+            return total(rows.read_rows(self._conn, p, s) for p, s in wanted)
+        return total(self._by.get(pk, {}) for pk in wanted)
+
+    def realized_by_period(self, now_ms: int) -> dict[str, Decimal]:
+        return {p: self.rows(p, now_ms).get(("all", "*"), Bucket()).realized
+                for p in ("day", "week", "month", "all")}
 
 
 # --- equity -------------------------------------------------------------------------------
@@ -69,25 +78,30 @@ def realized_by_period(conn: sqlite3.Connection, now_ms: int, tz: tzinfo,
 def equity_points(conn: sqlite3.Connection, since_ms: int | None, points: int
                   ) -> list[tuple[int, str, str, str | None]]:
     """(ts, realized, total, peak) of the snapshots since ``since_ms``, at most about
-    ``points`` of them: the last snapshot of each equal slice of time, and the newest one."""
+    ``points`` of them: the last snapshot of each equal slice of time (one index seek per
+    slice), the newest one included."""
     since = since_ms if since_ms is not None else -1
-    first, last, n = conn.execute("SELECT min(ts), max(ts), count(*) FROM equity_snapshots"
-                                  " WHERE ts >= ?", (since,)).fetchone()
-    if not n:
+    first = conn.execute("SELECT min(ts) FROM equity_snapshots WHERE ts >= ?",
+                         (since,)).fetchone()[0]
+    if first is None:
         return []
-    sql = "SELECT ts, realized_equity, total_equity, peak_equity FROM equity_snapshots"
-    if n <= points:
-        return conn.execute(sql + " WHERE ts >= ? ORDER BY ts", (since,)).fetchall()
+    last = conn.execute("SELECT max(ts) FROM equity_snapshots").fetchone()[0]
     width = (last - first) // points + 1
+    columns = "s.ts, s.realized_equity, s.total_equity, s.peak_equity"
+    if width <= SNAPSHOT_EVERY_MS:  # no more snapshots than points: all of them
+        return conn.execute(f"SELECT {columns} FROM equity_snapshots s WHERE ts >= ? ORDER BY"
+                            " ts", (first,)).fetchall()
     return conn.execute(
-        sql + " WHERE ts IN (SELECT max(ts) FROM equity_snapshots WHERE ts >= ?"
-        " GROUP BY (ts - ?) / ?) OR ts = ? ORDER BY ts", (since, first, width, last)).fetchall()
+        "WITH RECURSIVE slice(t) AS (SELECT ? UNION ALL SELECT t + ? FROM slice WHERE t < ?)"
+        f" SELECT {columns} FROM slice JOIN equity_snapshots s ON s.ts = (SELECT max(ts) FROM"
+        " equity_snapshots WHERE ts <= min(slice.t, ?) AND ts > slice.t - ?) ORDER BY s.ts",
+        (first + width - 1, width, last, last, width)).fetchall()
 
 
 def equity_rows(conn: sqlite3.Connection, since_ms: int | None):
     """Every snapshot since ``since_ms`` (the CSV export), oldest first."""
-    return conn.execute("SELECT ts, realized_equity, total_equity, unrealized_pnl, peak_equity,"
-                        " day_boundary FROM equity_snapshots WHERE ts >= ? ORDER BY ts",
+    return conn.execute("SELECT ts, realized_equity, total_equity, peak_equity, day_boundary"
+                        " FROM equity_snapshots WHERE ts >= ? ORDER BY ts",
                         (since_ms if since_ms is not None else -1,))
 
 
@@ -190,11 +204,15 @@ def open_entry_notional(conn: sqlite3.Connection, prices: dict[str, Decimal]
 
 
 def risk_rows(conn: sqlite3.Connection) -> tuple[list[dict], Sequence[tuple]]:
-    """Every risk action row, and the fills of Risk Engine closes (cid purpose ``r``)."""
+    """Every risk action row, and the fills of Risk Engine closes (cid purpose ``r``) of the
+    groups the actions name."""
     cursor = conn.execute("SELECT * FROM risk_actions ORDER BY ts, id")
     names = [d[0] for d in cursor.description]
     actions = [dict(zip(names, r)) for r in cursor]
+    ids = sorted({a["loser_group_id"] for a in actions if a["loser_group_id"] is not None}
+                 | {w["group_id"] for a in actions for w in json.loads(a["winners"])})
     fills = conn.execute("SELECT group_id, ts, side, price, quantity, fee, realized, lots FROM"
-                         " fills WHERE substr(client_order_id, 16, 1) = 'r' AND group_id IS NOT"
-                         " NULL ORDER BY ts, id").fetchall()
+                         " fills WHERE group_id IN (SELECT value FROM json_each(?)) AND"
+                         " substr(client_order_id, 16, 1) = 'r' ORDER BY ts, id",
+                         (json.dumps(ids),)).fetchall()
     return actions, fills

@@ -155,3 +155,19 @@ async def test_snapshots_after_a_stop_invent_no_history(tmp_path, autojump_clock
                      (later + 2 * FIVE_MIN, 0), (later + 3 * FIVE_MIN, 0)]
     assert days == {"2025-11-13": {**days["2025-11-13"], "start_equity": "1000",
                                    "end_equity": None, "finalised": 0}}
+
+
+def test_the_sql_strategy_label_is_the_definitions_one():
+    import json
+    import sqlite3
+
+    from actors.analytics.facts import LABEL_SQL
+    from engine.analytics.definitions import UNLABELLED, strategy_label
+
+    conn = sqlite3.connect(":memory:")
+    for signal in ({"alert_name": " BTC Long ", "trade_id": "7"}, {"alert_name": "", "trade_id":
+                   "7"}, {"alert_name": "  ", "trade_id": " 9 "}, {"trade_id": ""}, {}, None):
+        text = None if signal is None else json.dumps(signal)
+        found = conn.execute(f"SELECT {LABEL_SQL} FROM (SELECT ? AS first_signal)",
+                             (text,)).fetchone()[0]
+        assert (found or UNLABELLED) == strategy_label(signal), signal

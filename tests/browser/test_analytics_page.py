@@ -13,7 +13,7 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.scenarios.test_replay_2018_analytics import replayed_database  # noqa: F401 (fixture)
+from tests.scenarios.test_replay_2018_analytics import replayed_database  # noqa: F401
 from tests.web.engine_process import ADMIN, ADMIN_PASSWORD, EngineProcess, wait_for
 
 CHROMIUM = Path("/usr/bin/chromium")

@@ -33,7 +33,7 @@ def ms(text: str) -> int:
 # T1 BTC: buy 1 @ 100 (fee 0.1) → −0.1; sell 0.4 @ 110 (fee 0.044) → 4 − 0.044 = 3.956;
 #         sell 0.6 @ 105 (fee 0.063) → 3 − 0.063 = 2.937.            total 6.793, +6.793 %
 # T2 ETH: buy 2 @ 50 (fee 0.1) → −0.1; the Risk Engine's loser: sell 2 @ 45 (fee 0.09)
-#         → −10 − 0.09 = −10.09.                                     total −10.19, −10.19 %
+#         → −10 − 0.09 = −10.09.                                    total −10.19, −10.19 %
 # T3 SOL: buy 10 @ 10 (fee 0.1) → −0.1; the offset's winner: sell 5 @ 12 (fee 0.06) → 9.94;
 #         sell 5 @ 11 (fee 0.055) → 4.945.                            total 14.785, +14.785 %
 # T4 BTC short, no fees: sell 1 @ 100, buy 1 @ 100.                   total 0 (breakeven)

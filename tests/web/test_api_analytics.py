@@ -140,6 +140,7 @@ async def test_a_closed_trade_shows_in_every_block_and_is_pushed_live(tmp_path):
         assert ladder["pyramids"][0]["groups"] == 1
         alloc = await get_json(admin, "/api/analytics/allocation")
         assert alloc["pool"]["used"] == 0 and alloc["tvl"]["deployed_usd"] == "0.00"
+        await eventually(lambda: eng.store.query("SELECT 1 FROM equity_snapshots"))
         equity = await get_json(admin, "/api/analytics/equity?points=20000")
         assert equity["points"] >= 1
         rows = list(csv.DictReader(io.StringIO(
