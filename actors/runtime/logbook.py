@@ -27,7 +27,7 @@ from typing import IO, Any
 import msgspec
 import trio
 
-from actors.store.writer import Store
+from actors.store.writer import Store, WriterClosed
 from engine.masking import Masker
 
 CATEGORIES = ("system", "webhook", "precision", "order", "risk", "config", "security")
@@ -195,6 +195,11 @@ class LogbookHandler(logging.Handler):
             rows, self.pending = self.pending, []
             return rows
 
+    def put_back(self, rows: list[tuple]) -> None:
+        """Rows taken but not written go back in front of what arrived since."""
+        with self.lock:
+            self.pending = rows + self.pending
+
     def close(self) -> None:
         with self.lock:
             self.files.close()
@@ -272,8 +277,14 @@ class Logbook:
         while True:
             await trio.sleep(interval)
             rows = self.handler.take_pending()
-            if rows:
+            if not rows:
+                continue
+            try:
                 await self.store.write(_insert_rows(rows))
+            except WriterClosed:
+                # the writer stopped first (shutdown): the final flush writes them
+                self.handler.put_back(rows)
+                return
 
     def flush(self) -> int:
         """Commit what is buffered now (shutdown, tests); returns the number of rows."""

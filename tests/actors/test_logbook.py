@@ -142,6 +142,22 @@ async def test_flusher_commits_through_group_commit(book: Logbook, store: Store)
     assert store.query("SELECT count(*) AS n FROM events") == [{"n": 50}]
 
 
+async def test_a_writer_stopped_first_ends_the_flusher_and_keeps_its_rows(book: Logbook,
+                                                                         store: Store):
+    """Shutdown can stop the writer before the flusher: the flusher ends quietly and the rows
+    it had taken wait for the final flush (it used to raise WriterClosed into the nursery)."""
+    async with trio.open_nursery() as nursery:
+        await nursery.start(store.run_writer)
+        store.stop_writer()
+        for i in range(3):
+            emit("engine.order", logging.INFO, T0 + i, f"e{i}")
+        with trio.fail_after(30):
+            await book.run_flusher(interval=0.01)  # returns instead of raising
+    assert store.query("SELECT count(*) AS n FROM events") == [{"n": 0}]
+    assert book.flush() == 3
+    assert store.query("SELECT count(*) AS n FROM events") == [{"n": 3}]
+
+
 def _seed(store: Store, book: Logbook) -> None:
     specs = [
         ("engine.order", logging.INFO, "BTCUSDT", 60, "order_filled", "filled 1"),
