@@ -1,10 +1,10 @@
 """Reconciliation with the exchange: at start-up before any signal (SPEC 8.5) and every 60 s.
 
-Owns: nothing persistent — a procedure run by the engine core (``reconcile_at_start`` is its
-start-up hook; ``run_periodic`` the 60 s pass). Every decision is the pure diff of
+Owns: nothing persistent — built by the engine core, which awaits ``startup()`` before any
+signal and then runs ``run_periodic``, the 60 s pass. Every decision is the pure diff of
 ``engine/reconcile.py`` (missed fills, our orders × the exchange's, balance shortfalls), plus
 the follow-up of what a crash cut off between the exchange, our record and a group
-(``reconciler_orders.py``); this module gathers the inputs and carries out the actions.
+(``orders.py``); this module gathers the inputs and carries out the actions.
 Receives: the port, the store, the running group actors (``groups``: group id → ``GroupActor``,
 or the supervisor's live registry of ``Slot``s — ``.state``, ``.actor``, ``.crashed``), the order
 gateway (resends and lost cancels go through it: query-before-resend, outcome delivery).
@@ -14,7 +14,7 @@ before its order's end; pass 2 waits until the groups booked them), ``OrderAccep
 ``Tick`` to groups in ``closing`` after a current price was given to market data
 (``on_price``); to the gateway ``PlaceOrder`` (never sent, same client id) and ``CancelOrder``
 (asked for before the crash); cancels of orphans to the port; orders rows and journal entries
-(``reconciler_records.py``); the report (counts) as a System event and a ``Reconciled`` entry.
+(``records.py``); the report (counts) as a System event and a ``Reconciled`` entry.
 Fails how: port calls are retried 3 times (1 s, 2 s, 4 s; rate limits: their Retry-After); an
 order whose query still fails is left untouched and counted ``unresolved``. Listing open
 orders, trades or balances failing after the retries raises the port's ``ExchangeError``: the
@@ -305,14 +305,3 @@ async def reconcile(*, port: ExchangePort, store: Store, groups: Mapping[int, Gr
     return await Reconciler(port=port, store=store, groups=groups, gateway=gateway,
                             instance=instance, clock=clock, rules=rules,
                             market_type=market_type, on_price=on_price).startup()
-
-
-async def reconcile_at_start(core: Any) -> ReconcileReport:
-    """The engine core's start-up hook (``actors/runtime/core.py``): the start-up pass over the
-    supervisor's restored groups. The reconciler is left on ``core.reconciler`` for the
-    periodic pass (``nursery.start(core.reconciler.run_periodic)``)."""
-    core.reconciler = Reconciler(
-        port=core.port, store=core.store, groups=core.supervisor.directory.groups, gateway=core.gateway,
-        instance=core.instance, clock=core.clock, rules=core.precision.rules,
-        market_type=core.config.exchange.market_type, on_price=core.market.on_price)
-    return await core.reconciler.startup()

@@ -40,6 +40,7 @@ from actors.risk.actor import RiskActor
 from actors.store.writer import Store
 from actors.market.streams import StreamActor
 from actors.pool.supervisor import Supervisor
+from actors.reconcile.reconciler import Reconciler
 from engine.config import Config
 from engine.messages import SignalAccepted
 
@@ -87,6 +88,12 @@ class EngineCore:
             clock_ms=clock.now_ms, on_invalid_order=self.precision.request_refresh,
             price_of=self._price_of, priority=config.exchange.order_priority,
             alert_after_ms=lambda: int(self.config.exchange.protective_wait_alert_sec * 1000))
+        # start-up pass before any signal, then every 60 s (SPEC 8.5)
+        self.reconciler = Reconciler(
+            port=port, store=store, groups=self.supervisor.directory.groups,
+            gateway=self.gateway, instance=self.instance, clock=clock,
+            rules=self.precision.rules, market_type=config.exchange.market_type,
+            on_price=self.market.on_price)
 
     def _price_of(self, symbol: str) -> Decimal | None:
         """The newest price of ``symbol`` (the gateway's line drops stale entry legs)."""
@@ -123,17 +130,14 @@ class EngineCore:
 
     # -- the start sequence (SPEC 8.5) --------------------------------------------------------
     async def start(self, nursery: trio.Nursery, *, signals: trio.MemoryReceiveChannel | None,
-                    pending: list[SignalAccepted], reconcile=None) -> None:
+                    pending: list[SignalAccepted]) -> None:
         await nursery.start(self.snapshots.run)  # first: it may rebuild the roll-ups
         await nursery.start(self.precision.run)
         await nursery.start(self.gateway.run, self._gateway_receive)
         self.queue.restore()
         await nursery.start(self.supervisor.run)  # restores the groups (their actors run)
-        if reconcile is not None:  # start-up reconciliation (actors/reconcile/reconciler.py, SPEC 8.5.6)
-            await _until_reconciled(reconcile, self)
-            periodic = getattr(self, "reconciler", None)
-            if periodic is not None:
-                await nursery.start(periodic.run_periodic)
+        await _until_reconciled(self.reconciler)  # signals wait until one pass completed
+        await nursery.start(self.reconciler.run_periodic)
         self.stream = StreamActor(port=self.port, on_order=self.gateway.on_update,
                                   on_price=self._on_price, health=self.health,
                                   clock_ms=self.clock.now_ms,
@@ -195,13 +199,13 @@ class EngineCore:
         await self.supervisor.inbox.send(message)
 
 
-async def _until_reconciled(reconcile, core: EngineCore) -> None:
+async def _until_reconciled(reconciler: Reconciler) -> None:
     """Signals stay held until one start-up pass completes (SPEC 8.5); an unreachable exchange
     is retried, not fatal."""
     delay = 1.0
     while True:
         try:
-            await reconcile(core)
+            await reconciler.startup()
             return
         except ExchangeError as e:
             log.warning("start-up reconciliation failed, retrying", extra={
@@ -250,10 +254,9 @@ def _paper_feed(config: Config, port: ExchangePort, base_dir: Path | None, clock
 
 async def run_core(*, config: Config, store: Store, handle: Any, secrets: Any,
                    task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED,
-                   clock: EngineClock | None = None, port: ExchangePort | None = None,
-                   reconcile=None) -> None:
+                   clock: EngineClock | None = None, port: ExchangePort | None = None) -> None:
     """Started by the root after the HTTP server (webhooks are journaled meanwhile).
-    ``clock`` / ``port`` / ``reconcile`` default to the configured ones (tests pass theirs)."""
+    ``clock`` / ``port`` default to the configured ones (tests pass theirs)."""
     if clock is None:
         paper = config.exchange.name == "paper"
         clock = EngineClock("feed" if paper and config.exchange.paper.clock == "feed" else "wall")
@@ -263,8 +266,6 @@ async def run_core(*, config: Config, store: Store, handle: Any, secrets: Any,
         port = MonitoredPort(build_port(config, secrets, store, clock, base_dir=base_dir,
                                         masker=getattr(handle, "masker", None)), health,
                              observer=getattr(handle, "metrics", None))  # /metrics hooks
-    if reconcile is None:
-        reconcile = _configured_reconciler()
 
     def set_status(status: str) -> None:
         if handle is not None:
@@ -283,8 +284,7 @@ async def run_core(*, config: Config, store: Store, handle: Any, secrets: Any,
                 handle.price_feed = core.services.feed_status
                 handle.charts = core.services.charts
             pending = handle.inbox.pending() if handle is not None else []
-            await core.start(nursery, signals=getattr(handle, "signals", None), pending=pending,
-                             reconcile=reconcile)
+            await core.start(nursery, signals=getattr(handle, "signals", None), pending=pending)
             feed = _paper_feed(config, port, base_dir, clock)
             if feed is not None:
                 await nursery.start(feed)
@@ -300,11 +300,3 @@ async def run_core(*, config: Config, store: Store, handle: Any, secrets: Any,
     finally:
         with trio.CancelScope(shield=True):
             await port.aclose()
-
-
-def _configured_reconciler():
-    """The start-up pass of ``actors/reconcile/reconciler.py``; it leaves ``core.reconciler`` for the
-    periodic one (every 60 s)."""
-    from actors.reconcile.reconciler import reconcile_at_start
-
-    return reconcile_at_start
