@@ -91,7 +91,9 @@ class Supervisor:
                  on_status: Callable[[str], None] = lambda status: None,
                  on_symbols: Callable[[set[str]], None] = lambda symbols: None,
                  on_change: Callable[[str], None] = lambda topic: None,
-                 free_balance: FreeBalance | None = None):
+                 free_balance: FreeBalance | None = None,
+                 directory: GroupDirectory | None = None,
+                 on_group_events: Callable[[GroupState, tuple], None] = lambda s, e: None):
         self.config = config
         self.store = store
         self.instance = instance
@@ -105,13 +107,12 @@ class Supervisor:
         self._on_change = on_change  # the UI hub's touch(topic): coalesced, never blocks
         self._free_balance = free_balance  # the groups' spot close cap (SPEC 4.7 step 3)
         self.inbox, self._receive = trio.open_memory_channel[SupervisorInput](INBOX_SIZE)
-        self.directory = GroupDirectory()
+        self.directory = directory if directory is not None else GroupDirectory()
         self.paused = False
         self.trading = False  # signals and promotions wait for start-up reconciliation
         self._tick_pending = False
         self._nursery: trio.Nursery | None = None
-        # R5: the risk actor's ``on_group_events`` (set by the engine core; never blocks)
-        self.on_group_events: Callable[[GroupState, tuple], None] = lambda state, events: None
+        self.on_group_events = on_group_events  # the risk actor hears every step (never blocks)
 
     @property
     def exchange(self) -> str:

@@ -10,7 +10,7 @@ Receives: ``request(trigger)`` — every ``risk_engine.evaluate_interval_sec`` f
 ``evaluate_on_fill``), and Run Now (``run_now``); requests arriving during a cycle become ONE
 follow-up cycle. ``on_group_events(state, events)`` from every group actor (never blocks).
 ``control(group_id, op)`` from the API.
-Sends: ``RiskClose`` to group actors through the supervisor's registry (awaited, one at a time,
+Sends: ``RiskClose`` to group actors found in the ``GroupDirectory`` (awaited, one at a time,
 ``actors/risk/execution.py``); rows and journal events (``actors/risk/audit.py``); log lines on
 ``engine.risk``; ``on_change()`` (the UI hub's "risk" topic) after each cycle or flag change.
 Fails how: no cycle acts while the engine is paused or not yet trading (the outcome is
@@ -32,7 +32,9 @@ import trio
 from actors.risk import audit
 from actors.risk import execution
 from actors.market.prices import FRESH_PRICE_MS
+from actors.pool.directory import GroupDirectory
 from actors.risk.views import ViewCache, row_json
+from engine.config import Config
 from engine.group import GroupState
 from engine.group.messages import CloseFilled, GroupClosed, LegFilled, TimerChanged, TpFilled
 from engine.precision import ResolvedRules
@@ -97,20 +99,22 @@ class _Request:
 
 
 class RiskActor:
-    def __init__(self, *, store, supervisor, market, clock_ms: Callable[[], int],
-                 on_change: Callable[[], None] = lambda: None,
-                 engine_running: Callable[[], bool] | None = None):
-        """``supervisor``: its ``groups`` registry, ``config`` (hot reloaded), ``precision``,
-        ``paused``/``trading``. ``market``: ``fresh_prices`` / ``price``."""
+    def __init__(self, *, store, directory: GroupDirectory, config: Callable[[], Config],
+                 precision, market, clock_ms: Callable[[], int],
+                 engine_running: Callable[[], bool], on_change: Callable[[], None] = lambda: None):
+        """``directory``: the running groups; ``config``: the running configuration (hot
+        reloaded); ``precision``: ``resolve(symbol)``; ``market``: ``fresh_prices`` / ``price``;
+        ``engine_running``: trading has begun and no operator paused it."""
         self.store = store
-        self.supervisor = supervisor
+        self.directory = directory
+        self._config = config
+        self.precision = precision
         self.market = market
         self.clock_ms = clock_ms
         self._on_change = on_change
-        self._engine_running = engine_running or (
-            lambda: supervisor.trading and not supervisor.paused)
+        self._engine_running = engine_running
         self.blocked, self.skip_once = audit.load_flags(store)
-        self.executor = execution.PlanExecutor(group=supervisor.directory.get,
+        self.executor = execution.PlanExecutor(group=directory.get,
                                                save=self.save)
         self.status = "idle"
         self.last_cycle: dict[str, Any] | None = None
@@ -123,11 +127,11 @@ class RiskActor:
     # -- settings ------------------------------------------------------------------------------
     @property
     def settings(self) -> RiskSettings:
-        return self.supervisor.config.risk_engine
+        return self._config().risk_engine
 
     def taker_fee_rate(self) -> Decimal | None:
         """The paper exchange's configured rate; None (→ 0.1 %, SPEC 7.5) when unknown."""
-        exchange = self.supervisor.config.exchange
+        exchange = self._config().exchange
         return exchange.paper.taker_fee_percent / 100 if exchange.name == "paper" else None
 
     # -- the loop ------------------------------------------------------------------------------
@@ -206,12 +210,12 @@ class RiskActor:
 
     def _build(self, prices: dict[str, Decimal]):
         market_close = self.settings.slippage_action == "warn"
-        return self._views.build(self.supervisor.directory.slots(), prices, self._rules,
+        return self._views.build(self.directory.slots(), prices, self._rules,
                                  blocked=self.blocked, skip_once=self.skip_once,
                                  market_close=market_close)
 
     def _rules(self, symbol: str) -> MarketRules | None:
-        resolved = self.supervisor.precision.resolve(symbol)
+        resolved = self.precision.resolve(symbol)
         return resolved.rules if isinstance(resolved, ResolvedRules) else None
 
     async def cycle(self, trigger: str, *, force: bool = False) -> dict[str, Any]:

@@ -39,6 +39,7 @@ from actors.pool.queue_actor import QueueActor
 from actors.risk.actor import RiskActor
 from actors.store.writer import Store
 from actors.market.streams import StreamActor
+from actors.pool.directory import GroupDirectory
 from actors.pool.supervisor import Supervisor
 from actors.reconcile.reconciler import Reconciler
 from engine.config import Config
@@ -69,15 +70,19 @@ class EngineCore:
         self.gateway_send, self._gateway_receive = trio.open_memory_channel(GATEWAY_INBOX)
         self.stream: StreamActor | None = None
         self.services: Any = None  # actors/market/services.py, set by run_core
+        directory = GroupDirectory()
+        # the Risk Engine (SPEC 7) hears every group step and closes through the directory
+        self.risk = RiskActor(
+            store=store, directory=directory, config=lambda: self.config,
+            precision=self.precision, market=self.market, clock_ms=clock.now_ms,
+            engine_running=lambda: self.supervisor.trading and not self.supervisor.paused,
+            on_change=lambda: on_change("risk"))
         self.supervisor = Supervisor(
             config=config, store=store, instance=self.instance, gateway=self.gateway_send,
             market=self.market, precision=self.precision, queue=self.queue,
             clock_ms=clock.now_ms, on_status=set_status, on_symbols=self._watch,
-            on_change=on_change, free_balance=self.free_balance)
-        # R5: the Risk Engine (SPEC 7) hears every group step and closes through the registry
-        self.risk = RiskActor(store=store, supervisor=self.supervisor, market=self.market,
-                              clock_ms=clock.now_ms, on_change=lambda: on_change("risk"))
-        self.supervisor.on_group_events = self.risk.on_group_events
+            on_change=on_change, free_balance=self.free_balance, directory=directory,
+            on_group_events=self.risk.on_group_events)
         # SPEC 11.3: equity every 5 minutes and at day boundaries of the engine clock
         self.snapshots = EquitySnapshots(
             store=store, config=lambda: self.config, now_ms=clock.now_ms,
