@@ -19,6 +19,7 @@ Shutdown (cancellation) leaves every resting order on the exchange.
 from __future__ import annotations
 
 import logging
+from collections.abc import Callable
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -54,7 +55,9 @@ class EngineCore:
     """The running trading side, as the handle sees it."""
 
     def __init__(self, *, config: Config, store: Store, port: ExchangePort, clock: EngineClock,
-                 set_status=lambda status: None, on_change=lambda topic: None):
+                 set_status=lambda status: None, on_change=lambda topic: None,
+                 group_view: Callable[[int], dict | None] = lambda group_id: None,
+                 base_dir: Path | None = None):
         self.config = config
         self.store = store
         self.port = port
@@ -69,7 +72,11 @@ class EngineCore:
         self.queue = QueueActor(store=store, clock_ms=clock.now_ms)
         self.gateway_send, self._gateway_receive = trio.open_memory_channel(GATEWAY_INBOX)
         self.stream: StreamActor | None = None
-        self.services: Any = None  # actors/market/services.py, set by run_core
+        # the paper live feed and the chart's price history (actors/market/services.py)
+        self.services = MarketServices(
+            config=config, store=store, port=port, market=self.market, clock=clock,
+            running_config=lambda: self.config, base_dir=base_dir, health=self.health,
+            group=group_view)
         directory = GroupDirectory()
         # the Risk Engine (SPEC 7) hears every group step and closes through the directory
         self.risk = RiskActor(
@@ -121,8 +128,7 @@ class EngineCore:
         return held.free if held is not None else Decimal(0)
 
     def _watch(self, symbols: set[str]) -> None:
-        if self.services is not None:  # the paper live feed and the chart's price history
-            self.services.follow(symbols)
+        self.services.follow(symbols)
         # The paper exchange streams every symbol in-process (an empty set): a resubscription
         # would only open a gap in its order updates.
         if self.stream is not None and self.config.exchange.name != "paper":
@@ -130,8 +136,7 @@ class EngineCore:
 
     def _on_price(self, update: Any) -> None:
         self.market.on_price(update)
-        if self.services is not None:
-            self.services.observe(update)
+        self.services.observe(update)
 
     # -- the start sequence (SPEC 8.5) --------------------------------------------------------
     async def start(self, nursery: trio.Nursery, *, signals: trio.MemoryReceiveChannel | None,
@@ -277,12 +282,10 @@ async def run_core(*, config: Config, store: Store, handle: Any, secrets: Any,
             handle.status = status
 
     core = EngineCore(config=config, store=store, port=port, clock=clock, set_status=set_status,
-                      on_change=handle.touch if handle is not None else lambda topic: None)
+                      on_change=handle.touch if handle is not None else lambda topic: None,
+                      group_view=handle.group_view if handle is not None else lambda gid: None,
+                      base_dir=base_dir)
     try:
-        core.services = MarketServices(
-            config=config, store=store, port=port, market=core.market, clock=clock,
-            running_config=lambda: core.config, base_dir=base_dir, health=core.health,
-            group=handle.group_view if handle is not None else lambda group_id: None)
         async with trio.open_nursery() as nursery:
             await nursery.start(core.services.run)
             if handle is not None:  # the web's market services (actors/market/)
