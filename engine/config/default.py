@@ -39,12 +39,6 @@ maker_fee_percent = 0.1
 taker_fee_percent = 0.1
 partial_fill_ratio = 1.0
 
-[exchange.paper.csv_files]
-# BTCUSDT = "candles/BTC_USDT_5m.csv"
-
-[exchange.paper.start_balances]
-USDT = 10000.0
-
 [exchange.paper.live]          # feed = "live": the public market data of a real exchange, no API key
 exchange = "binance"           # binance | bybit | okx | kucoin | mexc | gateio
 stream = "bookTicker"          # bookTicker (mid of best bid/ask, real time) | ticker (last trade, 1/s)
@@ -52,6 +46,12 @@ poll_sec = 2                   # REST polling interval (exchanges other than bin
 stale_sec = 30                 # no price for longer: alert, and aggregate/hybrid TP wait for a fresh one
 rest_url = ""                  # "" = the exchange's own; or env ENGINE_PUBLIC_REST_URL
 ws_url = ""                    # "" = the exchange's own; or env ENGINE_PUBLIC_WS_URL
+
+[exchange.paper.csv_files]
+# BTCUSDT = "candles/BTC_USDT_5m.csv"
+
+[exchange.paper.start_balances]
+USDT = 10000.0
 
 [execution_pool]
 max_open_groups = 10

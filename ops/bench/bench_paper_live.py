@@ -171,13 +171,14 @@ def run() -> dict[str, float]:
         rss, cpu1 = proc_figures(daemon.proc.pid)
         _, emu1 = proc_figures(emu._proc.pid)
         elapsed = time.monotonic() - started
-        frames = emu.control("public")["frames_sent"] - frames_before
+        frames = emu.control("public")["frames_sent"] - frames_before  # both sockets
         feed.stop.set()
         feed.join(5)
         time.sleep(2.0)
         moves = emu.times()["prices"]
         matched, latencies = _latencies(daemon, moves, offset)
-        received = {(s, p): ns for s, p, ns in json.loads(floor.communicate(timeout=30)[0])}
+        read = json.loads(floor.communicate(timeout=30)[0])
+        received = {(s, p): ns for s, p, ns in read["probes"]}
         bare = [(received[(s, p)] - ns) / 1e6 for s, p, ns in moves if (s, p) in received]
         assert daemon.stop() == 0, daemon.tail()
     finally:
@@ -194,7 +195,8 @@ def run() -> dict[str, float]:
         "engine_rss_mb": rss / 2**20, "engine_peak_rss_mb": peak_rss / 2**20,
         "floor_engine_idle_cpu_pct": idle_cpu, "floor_engine_200_groups_quiet_cpu_pct": quiet_cpu,
         "floor_emulator_cpu_pct": 100 * (emu1 - emu0) / elapsed,
-        "moves_per_s_asked": feed.moves / elapsed, "frames_per_s_to_engine": frames / elapsed,
+        "moves_per_s_asked": feed.moves / elapsed,
+        "frames_per_s_to_engine": (frames - read["frames"]) / elapsed,
         "floor_bare_reader_p50_ms": pct(bare, 0.5), "floor_bare_reader_p99_ms": pct(bare, 0.99),
         "price_to_match_p50_ms": pct(matched, 0.5), "price_to_match_p99_ms": pct(matched, 0.99),
         "price_to_fill_p50_ms": pct(latencies, 0.5), "price_to_fill_p99_ms": pct(latencies, 0.99),

@@ -122,3 +122,45 @@ def test_a_replay_on_the_feed_clock_charts_its_candles(tmp_path):
     # from 30 minutes before the group opened to its close, as replayed (5-minute candles)
     assert [b[0] for b in bars] == [T0 + i * 300_000 for i in range(-6, 3)]
     assert bars[6] == [T0, "100", "101", "99", "100.5"]
+
+
+def test_market_data_tells_when_the_price_taken_arrived():
+    """The group actor passes it on (``PriceChanged.received_ms``): the stale guard's input."""
+    from actors.exchange.port import PriceUpdate
+    from actors.market.prices import MarketData
+
+    clock = Clock()
+    market = MarketData(port=None, clock_ms=clock)  # type: ignore[arg-type]
+    woken = []
+    sub = market.subscribe("AUSDT", woken.append)
+    market.on_price(PriceUpdate(symbol="AUSDT", price=D(5), ts_ms=1))
+    clock.now += 45_000
+    assert (sub.take(), sub.received_ms) == (D(5), T0) and len(woken) == 1
+
+
+def test_only_the_live_feed_has_a_stale_limit():
+    from actors.market.feed_status import stale_limit_ms
+    from engine.config import parse_config
+
+    assert stale_limit_ms(parse_config('[exchange.paper]\nfeed = "live"\n'
+                                       '[exchange.paper.live]\nstale_sec = 12\n')) == 12_000
+    assert stale_limit_ms(parse_config("")) is None  # api feed
+    assert stale_limit_ms(parse_config('[exchange]\nname = "binance"\n')) is None
+
+
+async def test_a_real_exchange_backfills_through_the_ccxt_adapter():
+    from tests.contract.conftest_ccxt import make_adapter, shared_emulator
+
+    emu = shared_emulator()
+    await trio.to_thread.run_sync(emu.reset)
+    minute = (T0 // MINUTE_MS) * MINUTE_MS
+    await trio.to_thread.run_sync(emu.control, "klines", {"symbol": "BTCUSDT", "bars": [
+        [minute, "60000", "60100", "59900", "60050"],
+        [minute + MINUTE_MS, "60050", "60060", "60000", "60010"]]})
+    port = make_adapter(emu)
+    try:
+        bars = await port.fetch_ohlcv("BTCUSDT", minute, minute + 10 * MINUTE_MS)
+    finally:
+        await port.aclose()
+    assert bars == [(minute, D(60000), D(60100), D(59900), D(60050)),
+                    (minute + MINUTE_MS, D(60050), D(60060), D(60000), D(60010))]
