@@ -1,7 +1,9 @@
 """What every read model needs: the read context and the JSON spelling of numbers.
 
 Owns: nothing — a ``ReadContext`` is built per request (or per hub publication) by
-``actors/read/models.py`` and thrown away.
+``actors/read/models.py`` and thrown away; it may carry the read models' ``GroupStates``, the
+decoded group states kept across answers (a group's stored state is decoded again only when
+its text changed).
 Receives: the store, the running configuration, the latest prices and the clock reading.
 Sends: plain values to the read models (``views_groups``, ``views_queue``, ``views``).
 Fails how: a malformed stored value (decimal text, rules JSON) raises; the web layer turns it
@@ -16,9 +18,11 @@ from decimal import Decimal
 
 import msgspec
 
+from actors.group.projection import decode_state
 from actors.store.writer import Store
 from engine.config import Config
 from engine.display import Display, for_quote, for_rules
+from engine.group import GroupState
 from engine.types import MarketRules
 
 _decode_rules = msgspec.json.Decoder(MarketRules).decode
@@ -42,6 +46,29 @@ def dec(text: str | None) -> Decimal | None:
     return None if text is None else Decimal(text)
 
 
+class GroupStates:
+    """Decoded ``position_groups.state`` per group id, reused while the stored text is the
+    same: the hub rebuilds the groups, dashboard and queue topics every second, and decoding
+    1,000 states each time was a third of that work. The text itself is the version (an
+    equal string is the same state), so no write can be missed; ended groups are dropped."""
+
+    def __init__(self) -> None:
+        self._by_id: dict[int, tuple[str | bytes, GroupState]] = {}
+        self.decoded = 0  # states decoded (tests)
+
+    def get(self, group_id: int, text: str | bytes) -> GroupState:
+        cached = self._by_id.get(group_id)
+        if cached is not None and cached[0] == text:
+            return cached[1]
+        state = decode_state(text)
+        self.decoded += 1
+        if state.status in ENDED_STATUSES:
+            self._by_id.pop(group_id, None)  # read rarely (the closed list), never again changed
+        else:
+            self._by_id[group_id] = (text, state)
+        return state
+
+
 @dataclass
 class ReadContext:
     """One consistent view of the engine for one answer."""
@@ -50,10 +77,18 @@ class ReadContext:
     cfg: Config
     prices: Mapping[str, Decimal]
     now_ms: int
+    states: GroupStates | None = None
     _rules: dict[tuple[str, str], MarketRules | None] = field(default_factory=dict)
 
     def query(self, sql: str, params: tuple | dict = ()) -> list[dict]:
         return self.store.query(sql, params)
+
+    def state(self, row: Mapping) -> GroupState | None:
+        """The decoded state of a ``position_groups`` row (None before its first write)."""
+        text = row["state"]
+        if not text:
+            return None
+        return decode_state(text) if self.states is None else self.states.get(row["id"], text)
 
     def price(self, symbol: str) -> Decimal | None:
         return self.prices.get(symbol)

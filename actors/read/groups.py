@@ -18,7 +18,6 @@ from decimal import Decimal
 
 import msgspec
 
-from actors.group.projection import decode_state
 from actors.read.common import ENDED_STATUSES, OPEN_STATUSES, ReadContext, dec
 from engine.decimals import ZERO
 from engine.display import Display
@@ -70,12 +69,9 @@ def _wanted_statuses(status: str | None) -> tuple[str, ...]:
 
 def list_groups(ctx: ReadContext, *, status: str | None = None, symbol: str | None = None,
                 timeframe: str | int | None = None, side: str | None = None,
-                closed_limit: int | None = None,
-                exact: dict[int, Decimal | None] | None = None) -> list[dict]:
+                closed_limit: int | None = None) -> list[dict]:
     """Waiting rows first (queue order of arrival), then groups newest first.
-    ``closed_limit`` keeps only the most recent closed/failed groups (the live push).
-    ``exact`` collects each open group's exact unrealized PnL (None: no price yet) for totals:
-    the rows carry it rounded for display."""
+    ``closed_limit`` keeps only the most recent closed/failed groups (the live push)."""
     f = parse_filters(status, symbol, timeframe, side)
     statuses = _wanted_statuses(f["status"])
     where, params = [], []
@@ -95,7 +91,7 @@ def list_groups(ctx: ReadContext, *, status: str | None = None, symbol: str | No
         found += _select(ctx, where, params, live, "id DESC", None)
     if ended:
         found += _select(ctx, where, params, ended, "closed_at DESC, id DESC", closed_limit)
-    return rows + [group_row(ctx, g, exact) for g in found]
+    return rows + [group_row(ctx, g) for g in found]
 
 
 def _select(ctx: ReadContext, where: list[str], params: list, statuses: list[str], order: str,
@@ -106,21 +102,38 @@ def _select(ctx: ReadContext, where: list[str], params: list, statuses: list[str
     return ctx.query(sql, (*params, *statuses))
 
 
-def _state(row: dict) -> GroupState | None:
-    return decode_state(row["state"]) if row.get("state") else None
-
-
 def _grid(ctx: ReadContext, exchange: str, symbol: str, timeframe: int) -> GridSettings:
     grid = ctx.cfg.grid_strategy
     return effective_grid(GridSettings.from_config(grid), grid.overrides, exchange=exchange,
                           symbol=symbol, timeframe=timeframe)
 
 
-def group_row(ctx: ReadContext, row: dict, exact: dict[int, Decimal | None] | None = None
-              ) -> dict:
+def open_unrealized(ctx: ReadContext) -> dict[int, Decimal | None]:
+    """Every open group's exact unrealized PnL by id (None: no price yet; absent: no state
+    written yet) for the dashboard's totals, without building display rows: the rows carry the
+    same value rounded for display."""
+    marks = ", ".join("?" * len(OPEN_STATUSES))
+    out: dict[int, Decimal | None] = {}
+    for row in ctx.query(f"SELECT id, symbol, state FROM position_groups WHERE status IN"
+                         f" ({marks})", OPEN_STATUSES):
+        state = ctx.state(row)
+        if state is not None and state.status in OPEN_STATUSES:
+            out[row["id"]] = _unrealized(state, ctx.price(row["symbol"]))[0]
+    return out
+
+
+def _unrealized(state: GroupState, price: Decimal | None) -> tuple[Decimal | None, ...]:
+    """(USD, percent) of a group at ``price``: zero once nothing is open, None without a
+    price."""
+    if state.status in ENDED_STATUSES or state.open_qty == 0:
+        return ZERO, ZERO
+    return (None, None) if price is None else unrealized(state, price)
+
+
+def group_row(ctx: ReadContext, row: dict) -> dict:
     """One Panel B row of a group (SPEC 11.6 ``GET /api/groups`` fields), numbers shown by the
     display rules of its symbol (``engine/display.py``)."""
-    state = _state(row)
+    state = ctx.state(row)
     price = ctx.price(row["symbol"])
     show = ctx.display(row["exchange"], row["symbol"])
     numbers = {"avg_entry": dec(row["avg_entry"]), "open_qty": dec(row["open_qty"]),
@@ -143,12 +156,7 @@ def group_row(ctx: ReadContext, row: dict, exact: dict[int, Decimal | None] | No
             "legs_filled": sum(1 for leg in state.legs if leg.filled_qty > 0),
             "legs_total": len(state.legs), "tp_mode": state.config.tp_mode,
         })
-        if state.status in ENDED_STATUSES or state.open_qty == 0:
-            numbers["usd"], numbers["pct"] = ZERO, ZERO
-        elif price is not None:
-            numbers["usd"], numbers["pct"] = unrealized(state, price)
-        if exact is not None and state.status in OPEN_STATUSES:
-            exact[row["id"]] = numbers["usd"]
+        numbers["usd"], numbers["pct"] = _unrealized(state, price)
     out.update({
         "avg_entry": show.price(numbers["avg_entry"]),
         "open_quantity": show.qty(numbers["open_qty"]),
@@ -189,7 +197,7 @@ def group_detail(ctx: ReadContext, group_id: int) -> dict | None:
         return None
     row = rows[0]
     out = group_row(ctx, row)
-    state = _state(row)
+    state = ctx.state(row)
     show = ctx.display(row["exchange"], row["symbol"])
     rules = ctx.rules(row["exchange"], row["symbol"])
     assets = (rules.quote if rules else ctx.quote, rules.base if rules else "")
@@ -352,4 +360,5 @@ def _journal(ctx: ReadContext, group_id: int) -> list[dict]:
              "body": msgspec.json.decode(j["body"])} for j in reversed(rows)]
 
 
-__all__ = ["group_detail", "group_row", "list_groups", "parse_filters", "waiting_row"]
+__all__ = ["group_detail", "group_row", "list_groups", "open_unrealized", "parse_filters",
+           "waiting_row"]

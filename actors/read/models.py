@@ -23,8 +23,8 @@ import msgspec
 
 from actors.read.log_query import query_events
 from actors.store.writer import Store
-from actors.read.common import ReadContext, count, num
-from actors.read.groups import group_detail, list_groups
+from actors.read.common import OPEN_STATUSES, GroupStates, ReadContext, count, num
+from actors.read.groups import group_detail, list_groups, open_unrealized
 from actors.read.queue import pool_usage, queue_view, queued_by_reason
 from engine.config import Config
 from engine.types import MarketRules
@@ -36,6 +36,7 @@ PUSH_CLOSED_LIMIT = 50  # closed/failed groups carried by the live push (the API
 SOURCES = ("prices", "precision", "exchange", "risk")
 _decode_rules = msgspec.json.Decoder(MarketRules).decode
 _decode = msgspec.json.decode
+_OPEN_MARKS = ", ".join("?" * len(OPEN_STATUSES))
 
 
 def _rules_dict(rules: MarketRules) -> dict[str, Any]:
@@ -59,6 +60,7 @@ class ReadModels:
         self._status = status
         self._core = core
         self._sources: dict[str, Callable[[], Any]] = {}
+        self.states = GroupStates()  # decoded group states, shared by every answer
 
     def set_source(self, name: str, fn: Callable[[], Any]) -> None:
         """Attach (or replace) a live source: ``prices`` → ``{symbol: Decimal}``;
@@ -88,7 +90,7 @@ class ReadModels:
     def context(self) -> ReadContext:
         prices = self._source("prices") or {}
         return ReadContext(store=self._store, cfg=self._config(), prices=prices,
-                           now_ms=self._clock_ms())
+                           now_ms=self._clock_ms(), states=self.states)
 
     # --- panels ------------------------------------------------------------------------------
 
@@ -109,8 +111,7 @@ class ReadModels:
 
     def dashboard(self) -> dict:
         ctx = self.context()
-        exact: dict[int, Decimal | None] = {}  # the totals add exact values, then round
-        open_rows = list_groups(ctx, status="open", exact=exact)
+        exact = open_unrealized(ctx)  # the totals add exact values, then round
         realized = sum((Decimal(r["realized_pnl"]) for r in ctx.query(
             "SELECT realized_pnl FROM position_groups")), Decimal(0))
         unknown = [gid for gid, usd in exact.items() if usd is None]
@@ -119,7 +120,8 @@ class ReadModels:
         total = realized + unrealized
         show = ctx.display()
         return {
-            "total_active_groups": len(open_rows),
+            "total_active_groups": count(self._store, "SELECT COUNT(*) FROM position_groups"
+                                         f" WHERE status IN ({_OPEN_MARKS})", OPEN_STATUSES),
             "pool": pool_usage(ctx),
             "queued": queued_by_reason(ctx),
             "pnl": {

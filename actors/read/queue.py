@@ -14,7 +14,6 @@ from __future__ import annotations
 
 from decimal import Decimal
 
-from actors.group.projection import decode_state
 from actors.pool.queue_actor import decode_payload
 from actors.read.common import OPEN_STATUSES, ReadContext
 from engine.display import Display
@@ -31,7 +30,7 @@ def pool_usage(ctx: ReadContext) -> dict:
     for row in ctx.query(f"SELECT id, status, pyramid_count, legs_total, state FROM"
                          f" position_groups WHERE status IN ({marks})", OPEN_STATUSES):
         if row["state"]:
-            used += group_slots_held(decode_state(row["state"]),
+            used += group_slots_held(ctx.state(row),
                                      count_pyramids=pool.count_pyramids_toward_pool,
                                      count_dca=pool.count_dca_toward_pool)
         else:

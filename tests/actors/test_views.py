@@ -302,3 +302,25 @@ def test_exchange_health_drives_connection_rate_limit_and_error(store, snapshot,
     assert dash["system"]["exchange"]["connection"] == snapshot["status"]
     assert dash["system"]["rate_limit"] == rate
     assert dash["engine"] == {"status": "running", "error": error}
+
+
+def test_a_group_state_is_decoded_again_only_when_it_changed(store):
+    cache_rules(store, TEST)
+    changed = RecordedGroup(store, market=TEST, plan=ladder(
+        [("0", "50", "1", "100.00", "2.000"), ("-0.5", "50", "0.5", "99.50", "2.010")],
+        "100", "200"), price="100")
+    RecordedGroup(store, market=TEST, plan=ladder(
+        [("0", "100", "1", "100.00", "2.000")], "100", "200"), price="100", timeframe=240)
+    views = make_views(store, prices={"TESTUSDT": "101"})
+    views.groups()
+    views.dashboard()
+    views.queue()
+    assert views.states.decoded == 2  # one decode per group, shared by every panel
+    views.groups()
+    assert views.states.decoded == 2  # unchanged: nothing decoded again
+    changed.ack_all()
+    changed.fill(0)
+    row = next(g for g in views.groups()["groups"] if g["id"] == changed.id)
+    assert views.states.decoded == 3  # only the changed group
+    assert row["status"] == "partially_filled" and row["legs_filled"] == 1
+    assert views.dashboard()["pnl"]["unrealized_usd"] == "2.00"  # 2 filled at 100, now 101
