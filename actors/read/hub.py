@@ -10,12 +10,15 @@ awaits: it only marks the topic and wakes the hub); ``subscribe()`` from the liv
 Sends: to every subscriber, at most once per ``ui.realtime_update_ms``, the topics whose payload
 changed — newest value wins: a slow subscriber's pending message for a topic is overwritten, so
 it can never hold up the hub, let alone the engine. A new subscriber first gets a fresh
-snapshot of every topic. Message: ``{"topic", "kind": "snapshot"|"delta", "ts", "data"}``
-where a delta carries the topic's whole new payload.
+snapshot of every topic (the newest payloads, rebuilt only if older than ``REFRESH_S`` or
+changed since). Message: ``{"topic", "kind": "snapshot"|"delta"|"patch", "ts", "data"}`` where
+a snapshot or delta carries the topic's whole new payload and a patch (row topics only:
+``groups``) carries the changed rows (``actors/read/patch.py``).
 Fails how: a topic builder that raises is logged with its topic and that topic keeps its previous
 payload (the read side is not trading state: a read-model bug must not stop trading); the next
 change or refresh tries again. Prices and clocks move without touches, so every topic is also
-rebuilt every ``REFRESH_S`` while someone listens — only real changes are sent.
+rebuilt every ``REFRESH_S`` while someone listens — only real changes are sent, and of a row
+topic only the rows (and fields) that changed.
 """
 
 from __future__ import annotations
@@ -25,6 +28,8 @@ from collections.abc import Callable, Mapping
 
 import msgspec
 import trio
+
+from actors.read.patch import ROW_TOPICS, Rows, row_patch
 
 log = logging.getLogger("engine.system")
 
@@ -56,9 +61,15 @@ class Subscriber:
         self._wake = trio.Event()
         self.closed = False
 
-    def offer(self, topic: str, kind: str, ts: int, data: bytes) -> None:
+    def offer(self, topic: str, kind: str, ts: int, data: bytes,
+              patch: bytes | None = None) -> None:
+        """``data``: the topic's whole payload; ``patch``: the same change as a patch against
+        the previous payload, sent instead when nothing of this topic is pending (a pending
+        message is replaced by the whole payload: the newest value wins)."""
         previous = self._pending.get(topic)
-        if previous is not None and previous[0] == "snapshot":
+        if previous is None and patch is not None:
+            kind, data = "patch", patch
+        elif previous is not None and previous[0] == "snapshot":
             kind = "snapshot"  # the client has not seen this topic yet: still its first value
         self._pending[topic] = (kind, ts, data)
         self._wake.set()
@@ -97,6 +108,8 @@ class UiHub:
         self._interval_ms = interval_ms
         self._clock_ms = clock_ms
         self._latest: dict[str, bytes] = {}
+        self._built_at: dict[str, float] = {}  # trio time of each topic's last build
+        self._rows: dict[str, Rows] = {}  # row topics: the rows of the latest payload
         self._dirty: set[str] = set()
         self._subscribers: set[Subscriber] = set()
         self._wake = trio.Event()
@@ -123,13 +136,17 @@ class UiHub:
             self._wake.set()
 
     def subscribe(self) -> Subscriber:
-        """A new subscriber with a fresh snapshot of every topic pending. Rebuilding here also
-        sends the other subscribers whatever changed since the last publication."""
+        """A new subscriber with a fresh snapshot of every topic pending: a topic changed
+        since its last build, or built longer than ``REFRESH_S`` ago, is rebuilt (which also
+        sends the other subscribers that change); the others are sent as they are, so a page
+        load does not rebuild 1,000 groups."""
         if self.closed:
             raise HubClosed()
         now = self._clock_ms()
+        stale = trio.current_time() - REFRESH_S
         for topic in _ALL:
-            self._publish(topic, now)
+            if topic in self._dirty or self._built_at.get(topic, stale) <= stale:
+                self._publish(topic, now)
         sub = Subscriber(self)
         for topic in _ALL:
             if topic in self._latest:
@@ -171,14 +188,21 @@ class UiHub:
         if builder is None:
             return
         try:
-            data = _encode(builder())
+            payload = builder()
+            data = _encode(payload)
         except Exception as exc:
             log.error(f"live push: cannot build topic {topic}: {exc}", exc_info=exc,
                       extra={"event": "ui_topic_failed", "data": {"topic": topic}})
             return
+        self._built_at[topic] = trio.current_time()
         if self._latest.get(topic) == data:
             return
         self._latest[topic] = data
+        patch = None
+        if topic in ROW_TOPICS:
+            rows, patch = row_patch(ROW_TOPICS[topic], self._rows.get(topic), payload)
+            self._rows[topic] = rows
+        patch_data = None if patch is None else _encode(patch)
         for sub in self._subscribers:
-            sub.offer(topic, "delta", now, data)
+            sub.offer(topic, "delta", now, data, patch_data)
             self.publications += 1

@@ -17,6 +17,7 @@ import trio
 from websockets.exceptions import ConnectionClosed
 from websockets.sync.client import ClientConnection, connect
 
+from actors.read.patch import apply_patch
 from actors.runtime.core import run_core
 from tests.web.conftest import Engine, payload, running_engine
 from web.auth import COOKIE as COOKIE_NAME
@@ -72,6 +73,8 @@ class LiveClient:
 
     def __init__(self, conn: ClientConnection):
         self.conn = conn
+        self.payloads: dict[str, Any] = {}  # the newest whole payload per topic
+
 
     @classmethod
     async def open(cls, eng: Engine, client: httpx.AsyncClient | None) -> LiveClient:
@@ -85,7 +88,14 @@ class LiveClient:
         return cls(conn)
 
     async def receive(self, timeout: float = 30.0) -> dict:
-        return json.loads(await trio.to_thread.run_sync(self.conn.recv, timeout))
+        """The next message; a ``patch`` is applied as the console does, so ``data`` is always
+        the topic's whole payload (the patch itself stays in ``patch``)."""
+        message = json.loads(await trio.to_thread.run_sync(self.conn.recv, timeout))
+        if message["kind"] == "patch":
+            message["patch"] = message["data"]
+            message["data"] = apply_patch(self.payloads[message["topic"]], message["patch"])
+        self.payloads[message["topic"]] = message["data"]
+        return message
 
     async def drain(self, quiet: float) -> list[dict]:
         """Every message until none arrives for ``quiet`` seconds."""

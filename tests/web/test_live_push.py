@@ -45,9 +45,36 @@ async def test_snapshot_of_every_topic_then_deltas(eng):
             "groups": lambda m: m["data"]["groups"] != [],
             "dashboard": lambda m: m["data"]["total_active_groups"] == 1})
         delta, dash = seen["groups"], seen["dashboard"]
-        assert delta["kind"] == "delta"
+        assert delta["kind"] == "patch"  # the changed rows only (actors/read/patch.py)
         assert [(g["id"], g["status"]) for g in delta["data"]["groups"]] == [(group.id, "live")]
         assert dash["kind"] == "delta" and dash["data"]["pool"]["used"] == 1
+    finally:
+        await live.aclose()
+
+
+async def test_groups_are_patched_row_by_row_after_the_snapshot(eng):
+    client = await eng.login()
+    cache_rules(eng.store, TEST)
+    changed = RecordedGroup(eng.store, market=TEST, plan=ladder(LEGS, "100", "200"))
+    other = RecordedGroup(eng.store, market=TEST, plan=ladder(LEGS, "100", "200"), timeframe=240)
+    eng.handle.touch("groups")
+    live = await LiveClient.open(eng, client)
+    try:
+        first = await live.until(lambda m: m["topic"] == "groups")
+        assert first["kind"] == "snapshot" and len(first["data"]["groups"]) == 2
+        changed.ack_all()
+        changed.fill(0)
+        eng.handle.touch("groups")
+        m = await live.until(lambda m: m["topic"] == "groups"
+                             and m["data"]["groups"][-1]["legs_filled"] == 1)
+        assert m["kind"] == "patch" and "order" not in m["patch"]
+        sent = {key: fields["fields"] for fields in m["patch"]["changes"]
+                for key in fields["rows"]}
+        assert set(sent) == {f"g{changed.id}"}  # the other group is not sent again
+        assert "legs_filled" in sent[f"g{changed.id}"] and "symbol" not in sent[f"g{changed.id}"]
+        assert f"g{other.id}" not in json.dumps(m["patch"])
+        # the patched list is the list the API answers
+        assert m["data"] == (await client.get("/api/groups")).json()
     finally:
         await live.aclose()
 

@@ -5,7 +5,7 @@ import { html } from './html.js';
 import { get, post } from './api.js';
 import { DataTable } from './table.js';
 import { AdminButton, Badge, Progress, useAction, Loading } from './ui.js';
-import { current } from './live.js';
+import { current, rowKey } from './live.js';
 import * as f from './format.js';
 
 export const OPEN = new Set(['live', 'partially_filled', 'active', 'closing']);
@@ -76,7 +76,7 @@ export function GroupsTable({ id, rows, toolbar, empty, actions = true, pageSize
   const columns = groupColumns({ actions }).map((c) => (hide.includes(c.key) ? { ...c, hidden: true } : c));
   return html`<${DataTable} id=${id} rows=${rows} columns=${columns} toolbar=${toolbar}
     expand=${(r) => (r.status === 'waiting' ? html`<${WaitingNote} row=${r} />` : html`<${Legs} row=${r} />`)}
-    rowKey=${(r) => (r.status === 'waiting' ? `q${r.queue_id}` : `g${r.id}`)} pageSize=${pageSize}
+    rowKey=${rowKey} pageSize=${pageSize}
     defaultVisible=${configVisible(id)} caption="Position groups" empty=${empty || 'No groups.'} />`;
 }
 

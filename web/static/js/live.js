@@ -1,7 +1,9 @@
 // Live updates: ONE /api/ws socket per tab, the newest payload per topic, coalesced renders.
 // The server sends a snapshot of every topic on connect, then changed topics at most every
-// ui.realtime_update_ms; a message carries the topic's whole payload, so keeping the newest is
-// enough. Subscribers of a topic are called at most once per animation frame.
+// ui.realtime_update_ms; a message carries the topic's whole payload (kind snapshot / delta),
+// so keeping the newest is enough — except a "patch" (the groups list), which carries only the
+// rows and fields that changed and is applied to the newest payload (applyPatch; docs/api.md).
+// Subscribers of a topic are called at most once per animation frame.
 // When the socket drops: the state turns "paused" (the shell shows a banner), the REST endpoints
 // of the watched topics are polled at the same interval, and the socket is retried with a
 // backoff; the first message on a new socket ends the polling.
@@ -55,6 +57,26 @@ export function put(topic, data) {
   scheduleFlush();
 }
 
+// A row's key, as the server keys it (actors/read/patch.py) and the groups table shows it.
+export function rowKey(r) { return r.id === null || r.id === undefined ? `q${r.queue_id}` : `g${r.id}`; }
+
+// The payload a patch turns `payload` into; null if there is nothing to apply it to.
+export function applyPatch(payload, patch) {
+  const list = payload?.[patch.list];
+  if (!Array.isArray(list)) return null;
+  const rows = new Map(list.map((r) => [rowKey(r), r]));
+  for (const key of patch.removed) rows.delete(key);
+  for (const { fields, rows: changed } of patch.changes) {
+    for (const [key, values] of Object.entries(changed)) {
+      const row = { ...rows.get(key) }; // a new object: the table sees the row changed
+      fields.forEach((field, i) => { row[field] = values[i]; });
+      rows.set(key, row);
+    }
+  }
+  const order = patch.order || list.map(rowKey).filter((key) => rows.has(key));
+  return { ...payload, [patch.list]: order.map((key) => rows.get(key)) };
+}
+
 function connect() {
   clearTimeout(retryTimer);
   if (state === 'off') return;
@@ -69,7 +91,9 @@ function connect() {
     let m;
     try { m = JSON.parse(ev.data); } catch { return; }
     if (!seen) { seen = true; retryMs = 1000; stopPolling(); setState('live'); }
-    put(m.topic, m.data);
+    if (m.kind !== 'patch') { put(m.topic, m.data); return; }
+    const next = applyPatch(latest[m.topic], m.data);
+    if (next) put(m.topic, next); else pollTopic(m.topic); // no base to patch: ask for it whole
   };
   sock.onclose = () => {
     if (socket !== sock) return;
