@@ -178,13 +178,13 @@ class LiveFeed:
 
     async def _serve(self, ws: WebSocket) -> None:
         self.pushed_since_connect = 0
-        sync_at = trio.current_time()
         while True:
-            if trio.current_time() >= sync_at:
-                await self._sync(ws)
-                sync_at = trio.current_time() + RESUBSCRIBE_S
-            with trio.move_on_at(sync_at):
-                await self._frame(await ws.receive())
+            await self._sync(ws)
+            # frames are handled without an await: only the socket read is a checkpoint (it
+            # yields once per network read, many frames each), and only it can be cancelled
+            with trio.move_on_after(RESUBSCRIBE_S):
+                while True:
+                    self._frame(await ws.receive())
 
     async def _sync(self, ws: WebSocket) -> None:
         """Subscribe what is newly followed (then its REST price), unsubscribe the rest."""
@@ -217,7 +217,7 @@ class LiveFeed:
         else:
             self._catch_up_at = trio.current_time() + self._poll_s
 
-    async def _frame(self, text: str) -> None:
+    def _frame(self, text: str) -> None:
         try:
             f = _decode(text)
             if f.b is not None and f.a is not None:
@@ -231,7 +231,7 @@ class LiveFeed:
         if f.s is not None:
             if price is None or not price.is_finite():
                 return
-            await self._push(f.s, plain(price))
+            self._push(f.s, plain(price))
             self.pushed_since_connect += 1
         elif f.id is not None:
             method, symbols = self._pending.pop(f.id, ("", set()))
@@ -244,9 +244,9 @@ class LiveFeed:
             else:
                 self.subscribed -= symbols
 
-    async def _push(self, symbol: str, price: Decimal) -> None:
+    def _push(self, symbol: str, price: Decimal) -> None:
         try:
-            await self._paper.push_price(symbol, price)
+            self._paper.apply_price(symbol, price)
         except (UnknownSymbol, InvalidInput) as exc:
             if symbol not in self._refused:
                 self._refused.add(symbol)
@@ -276,7 +276,7 @@ class LiveFeed:
             log.info("live prices over REST answer again", extra={
                 "event": "live_rest_recovered", "exchange": self.exchange})
         for symbol, price in sorted(prices.items()):
-            await self._push(symbol, price)
+            self._push(symbol, price)
         return True
 
     # -- staleness --------------------------------------------------------------------------

@@ -12,15 +12,20 @@ by the engine (p50 / p99).
    starts; floor 1: its CPU while idle, no group, for ``FLOOR_S``.
 3. One webhook per symbol opens a 5-leg ladder at 100 … 98 while every price is 100.5;
    floor 2: the engine's CPU with the 200 groups (1,000 resting legs) and no price moving.
-4. Over ``WINDOW_S`` a feed thread moves every symbol 10 times a second within 100.2–100.9
-   (``POST /_emulator/prices``, one request of 200 moves every 0.1 s: the emulator pushes one
-   ``bookTicker`` frame per move to the engine's socket), and every ``PROBE_EVERY_S`` one
-   probe moves one symbol to 99.95 or 99.45 (``POST /_emulator/price``, its receipt time noted
-   by the emulator), which fills the leg resting at 100 or 99.50. Figures: the engine's CPU
-   and RSS over the window (/proc), the emulator's own CPU (the exchange's share of the
-   machine: floor 3), the frames the emulator actually wrote to the engine's socket per
-   second, and for each probe the engine's ``fills.recorded_at`` − the move's receipt (one
-   wall clock: CLOCK_MONOTONIC mapped to CLOCK_REALTIME in this process; 1 ms resolution).
+4. A feed thread moves every symbol 10 times a second within 100.2–100.9 (``POST
+   /_emulator/prices``, one request of 200 moves every 0.1 s: the emulator pushes one
+   ``bookTicker`` frame per move to each subscribed socket). Window A (``WINDOW_S``), prices
+   only — the target's scenario: the engine's CPU and RSS (/proc), the emulator's own CPU
+   (floor 3: the exchange's share of the machine), the frames written to the engine's socket.
+5. Window B (``WINDOW_S``), the same plus one probe every ``PROBE_EVERY_S`` moving one symbol
+   to 99.95 or 99.45 (``POST /_emulator/price``, its receipt time noted by the emulator), which
+   fills the leg resting at 100 or 99.50 (then its TP is placed, and fills when the price
+   comes back): the engine's CPU with those fills, and per probe the time from the move's
+   receipt to the paper exchange's trade (``fills.ts``) and to the fill booked by the engine
+   (``fills.recorded_at``) — one wall clock: CLOCK_MONOTONIC mapped to CLOCK_REALTIME in this
+   process; 1 ms resolution. Floor 4: a bare reader of the same socket streams in its own
+   process (``ops/bench/live_floor_reader.py``, the engine's websocket client), its receipt of
+   each probe frame − the move's receipt.
 """
 
 from __future__ import annotations
@@ -86,6 +91,7 @@ class Feed(threading.Thread):
         super().__init__(daemon=True)
         self.emu, self.symbols = emu, symbols
         self.stop = threading.Event()
+        self.probing = threading.Event()  # set: one fill probe every PROBE_EVERY_S as well
         self.probes: list[tuple[str, str]] = []
         self.moves = 0
 
@@ -99,7 +105,9 @@ class Feed(threading.Thread):
         while not self.stop.is_set():
             moves = [[s, f"{100.2 + rng.randrange(70) / 100:.2f}"] for s in self.symbols]
             self.moves += self.emu.prices(moves)
-            if time.monotonic() >= probe_at and i < len(order) * len(LEVELS):
+            if not self.probing.is_set():
+                probe_at = time.monotonic()
+            elif time.monotonic() >= probe_at and i < len(order) * len(LEVELS):
                 symbol = order[i % len(order)]
                 level = LEVELS[round_of[symbol]]
                 round_of[symbol] += 1
@@ -153,25 +161,16 @@ def run() -> dict[str, float]:
         quiet_cpu, _ = _cpu_over(daemon.proc.pid, FLOOR_S)
         emu.clear_times()
         offset = _wall_offset_ns()
-        frames_before = emu.control("public")["frames_sent"]
         floor = subprocess.Popen(
             [sys.executable, "-m", "ops.bench.live_floor_reader", emu.ws_url,
-             str(WINDOW_S + 3), *symbols], stdout=subprocess.PIPE, text=True, cwd=ROOT)
+             str(2 * WINDOW_S + 5), *symbols], stdout=subprocess.PIPE, text=True, cwd=ROOT)
         time.sleep(1.0)  # subscribed before the first move
         feed = Feed(emu, symbols)
-        _, cpu0 = proc_figures(daemon.proc.pid)
-        _, emu0 = proc_figures(emu._proc.pid)
-        started = time.monotonic()
         feed.start()
-        peak_rss = 0
-        while time.monotonic() - started < WINDOW_S:
-            time.sleep(1.0)
-            daemon.alive()
-            peak_rss = max(peak_rss, proc_figures(daemon.proc.pid)[0])
-        rss, cpu1 = proc_figures(daemon.proc.pid)
-        _, emu1 = proc_figures(emu._proc.pid)
-        elapsed = time.monotonic() - started
-        frames = emu.control("public")["frames_sent"] - frames_before  # both sockets
+        time.sleep(2.0)  # the first moves' catch-up
+        prices_only = _window(daemon, emu, feed)
+        feed.probing.set()
+        with_fills = _window(daemon, emu, feed)
         feed.stop.set()
         feed.join(5)
         time.sleep(2.0)
@@ -190,18 +189,42 @@ def run() -> dict[str, float]:
         else:
             os.environ[INFO_ENV] = previous
     shutil.rmtree(directory, ignore_errors=True)
+    a, b = prices_only, with_fills
     return {
-        "engine_cpu_pct": 100 * (cpu1 - cpu0) / elapsed,
-        "engine_rss_mb": rss / 2**20, "engine_peak_rss_mb": peak_rss / 2**20,
+        "engine_cpu_pct": a["cpu"], "engine_rss_mb": a["rss"], "engine_peak_rss_mb": a["peak"],
+        # two sockets subscribed to the same streams: the engine's and the floor reader's
+        "frames_per_s_to_engine": a["frames"] / 2,
+        "moves_per_s_asked": a["moves"],
         "floor_engine_idle_cpu_pct": idle_cpu, "floor_engine_200_groups_quiet_cpu_pct": quiet_cpu,
-        "floor_emulator_cpu_pct": 100 * (emu1 - emu0) / elapsed,
-        "moves_per_s_asked": feed.moves / elapsed,
-        "frames_per_s_to_engine": (frames - read["frames"]) / elapsed,
+        "floor_emulator_cpu_pct": a["emulator_cpu"],
+        "with_fills_engine_cpu_pct": b["cpu"], "with_fills_fills_per_s": b["fills"],
         "floor_bare_reader_p50_ms": pct(bare, 0.5), "floor_bare_reader_p99_ms": pct(bare, 0.99),
         "price_to_match_p50_ms": pct(matched, 0.5), "price_to_match_p99_ms": pct(matched, 0.99),
         "price_to_fill_p50_ms": pct(latencies, 0.5), "price_to_fill_p99_ms": pct(latencies, 0.99),
         "price_to_fill_samples": len(latencies), "probes": len(feed.probes),
     }
+
+
+def _window(daemon: Daemon, emu: TimedEmulator, feed: Feed) -> dict[str, float]:
+    """The engine's CPU and RSS, the emulator's CPU, the moves asked, the frames written to
+    the /ws sockets and the fills booked, over ``WINDOW_S``."""
+    frames0, moves0 = emu.control("public")["frames_sent"], feed.moves
+    fills0 = daemon.query("SELECT count(*) FROM fills")[0][0]
+    _, cpu0 = proc_figures(daemon.proc.pid)
+    _, emu0 = proc_figures(emu._proc.pid)
+    started, peak = time.monotonic(), 0
+    while time.monotonic() - started < WINDOW_S:
+        time.sleep(1.0)
+        daemon.alive()
+        peak = max(peak, proc_figures(daemon.proc.pid)[0])
+    rss, cpu1 = proc_figures(daemon.proc.pid)
+    _, emu1 = proc_figures(emu._proc.pid)
+    elapsed = time.monotonic() - started
+    return {"cpu": 100 * (cpu1 - cpu0) / elapsed, "rss": rss / 2**20, "peak": peak / 2**20,
+            "emulator_cpu": 100 * (emu1 - emu0) / elapsed,
+            "moves": (feed.moves - moves0) / elapsed,
+            "frames": (emu.control("public")["frames_sent"] - frames0) / elapsed,
+            "fills": (daemon.query("SELECT count(*) FROM fills")[0][0] - fills0) / elapsed}
 
 
 def _wait(daemon: Daemon, sql: str, at_least: int, timeout: float = 120) -> None:

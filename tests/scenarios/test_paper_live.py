@@ -87,6 +87,9 @@ async def test_a_symbol_only_the_file_knows_trades_on_the_emulators_prices(
         assert feed_status["feed"] == "live" and feed_status["state"] == "connected"
         assert feed_status["symbols"][SOL]["age_ms"] is not None
         assert feed_status["markets"]["exchange"] == "binance"
+        source = (await get_json(admin, f"/api/precision?symbol={SOL}"))["markets_source"]
+        assert source["file"].endswith("binance_spot.json") and source["age_ms"] > 0
+        assert source["fetched_at_ms"] == 1_700_000_000_000  # the download's time (fetch_into)
     assert loopback_only
 
 
