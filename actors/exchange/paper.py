@@ -237,6 +237,14 @@ class PaperExchange:
             sub.offer_price(update)
         return self._publish(outcome)
 
+    def forget_prices(self, before_ms: int) -> list[str]:
+        """Drop the prices stamped before ``before_ms`` (the live feed at start: a price
+        restored from the database may be hours old; a fresh one is asked for instead)."""
+        old = sorted(s for s, ts in self.book.price_ts.items() if ts < before_ms)
+        for symbol in old:
+            del self.book.prices[symbol], self.book.price_ts[symbol]
+        return old
+
     async def reset(self, start_balances: Mapping[str, Decimal] | None = None) -> None:
         """Cancel every open order and restore the start balances (history is kept)."""
         await trio.lowlevel.checkpoint()

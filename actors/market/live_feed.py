@@ -11,9 +11,10 @@ UNSUBSCRIBE messages as the set changes; REST prices (``PublicClient.prices``) â
 catch-up after every (re)connect and for each newly subscribed symbol, polling while the
 socket is down, and on every other exchange polling every ``poll_sec``; a symbol quiet for
 half the stale limit (an illiquid market sends nothing) is asked over REST.
-Sends: ``push_price`` to the paper exchange (its matching, fills and price events are the
+Sends: ``apply_price`` to the paper exchange (its matching, fills and price events are the
 paper exchange's own); ``price_source`` answers for a symbol the paper exchange has no price
-for yet; a warning ``price_feed_stale`` (a pinned alert) when symbols go without any price
+for yet; at start, it has the paper exchange forget prices older than the stale limit (those
+restored from the database); a warning ``price_feed_stale`` (a pinned alert) when symbols go without any price
 for longer than ``stale_sec``, ``price_feed_recovered`` when every one has a price again.
 Fails how: a lost socket is reopened after a back-off (0.5 s doubling to 30 s) with REST
 polling meanwhile; REST failures are logged and retried at the next poll; a price the paper
@@ -120,6 +121,8 @@ class LiveFeed:
         # a price alone is written to the database at most every PRICE_FLUSH_S: each write is
         # a durable commit on the event loop, and a live price is asked again after a restart
         self._paper.price_flush_s = PRICE_FLUSH_S
+        # prices restored from the database are no market price: never offered as fresh
+        self._paper.forget_prices(self._clock_ms() - self.stale_after_ms)
         task_status.started()
         try:
             async with trio.open_nursery() as nursery:

@@ -218,9 +218,13 @@ async def test_without_a_socket_prices_are_polled(live_emulator, tmp_path, loopb
     paper = PaperExchange(db=store, config=PaperConfig(), clock_ms=wall, markets_path=path)
     live = LiveFeed(client=PublicClient("binance", rest_url=emu.base), paper=paper,
                     cfg=PaperLiveConfig(poll_sec=D("0.5")), clock_ms=wall, socket=False)
+    await paper.push_price("ETHUSDT", D(3000), wall() - 31_000)  # as restored after a restart
+    await paper.push_price("BTCUSDT", D(60000), wall() - 1_000)
     try:
         async with trio.open_nursery() as nursery:
             await nursery.start(live.run)
+            # a price older than stale_sec is no market price: forgotten, asked afresh
+            assert set(paper.book.prices) == {"BTCUSDT"}
             live.want({SOL})
             await eventually(lambda: paper.book.prices.get(SOL) == D(100), timeout=30)
             await trio.to_thread.run_sync(emu.price, SOL, "101.5")
