@@ -41,7 +41,8 @@ _TRADING: dict[str, Field] = {
                                          "JSON with the symbols and filters to simulate; empty "
                                          "uses the snapshot shipped with the engine."),
     "exchange.paper.feed": Field(EXCHANGE, "Paper price feed", "api: prices arrive through "
-                                 "POST /api/paper/price; csv: candle files are replayed."),
+                                 "POST /api/paper/price; csv: candle files are replayed; live: "
+                                 "a real exchange's public prices (no API key)."),
     "exchange.paper.csv_files": Field(EXCHANGE, "Replay files", "Symbol → candle CSV file to "
                                       "replay (needed when the feed is csv)."),
     "exchange.paper.replay_interval_ms": Field(EXCHANGE, "Replay interval", "Wall time between "
