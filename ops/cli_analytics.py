@@ -10,14 +10,12 @@ running engine keeps the roll-ups current itself, and rebuilds them at start-up 
 from __future__ import annotations
 
 import argparse
-import sys
 
 from actors.analytics import rebuild, rows
-from actors.runtime.datadir_lock import DataDirLock
-from actors.settings.config_store import ConfigStore, resolve_config_path
-from actors.store.writer import Store, StorageError, wall_clock_ms
+from actors.store.writer import wall_clock_ms
+from ops.offline_store import Refused, offline_store, refused
 
-EXIT_OK, EXIT_ERROR = 0, 1
+EXIT_OK = 0
 
 
 def register(subparsers: argparse._SubParsersAction) -> None:
@@ -32,36 +30,15 @@ def register(subparsers: argparse._SubParsersAction) -> None:
     build.set_defaults(func=cmd_rebuild)
 
 
-def _fail(message: str) -> int:
-    print(f"error: {message}", file=sys.stderr)
-    return EXIT_ERROR
-
-
 def cmd_rebuild(args: argparse.Namespace) -> int:
-    from actors.runtime.root import load_config
-
-    config_store = ConfigStore(resolve_config_path(getattr(args, "config", None)))
-    cfg = load_config(config_store)
-    if cfg is None:
-        return EXIT_ERROR
-    data_dir = config_store.data_dir_of(cfg)
-    lock = DataDirLock(data_dir)
-    if not lock.acquire():
-        return _fail(f"the engine is running on {data_dir} (pid {lock.holder_pid()}); stop it "
-                     "first — while it runs it keeps the roll-ups current")
     try:
-        try:
-            store = Store.open(data_dir / "engine.db")
-        except StorageError as exc:
-            return _fail(str(exc))
-        try:
+        with offline_store(args, while_running="stop it first — while it runs it keeps the "
+                           "roll-ups current") as (cfg, store):
             name = cfg.app.timezone
             counts = store.write_now(lambda conn: rebuild.rebuild(
                 conn, rows.zone(name), name, wall_clock_ms()))
-        finally:
-            store.close()
-    finally:
-        lock.release()
+    except Refused as exc:
+        return refused(exc)
     print(f"analytics rebuilt in {name}: {counts['trades']} closed trade(s), "
           f"{counts['realizations']} realization(s), {counts['fills']} fill(s), "
           f"{counts['days']} day(s), {counts['snapshots']} equity snapshot(s)")

@@ -216,7 +216,7 @@ def run() -> dict[str, float]:
     figures: dict[str, float] = {}
     try:
         daemon.start()
-        _wait(url, daemon)
+        daemon.wait_running()
         daemon.stop()
         started = time.monotonic()
         fill(daemon.db)
@@ -229,7 +229,7 @@ def run() -> dict[str, float]:
         figures.update(incremental(daemon.db))
         figures["db_mb"] = daemon.db.stat().st_size / 1024 / 1024
         daemon.start()
-        _wait(url, daemon)
+        daemon.wait_running()
         with httpx.Client(base_url=url, timeout=60) as client:
             client.post("/api/auth/login", json={"username": "admin",
                                                  "password": ADMIN_PASSWORD}).raise_for_status()
@@ -245,19 +245,6 @@ def run() -> dict[str, float]:
         daemon.kill()
         shutil.rmtree(work, ignore_errors=True)
     return figures
-
-
-def _wait(url: str, daemon: Daemon, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        daemon.alive()
-        try:
-            if httpx.get(url + "/healthz", timeout=2).json()["status"] == "running":
-                return
-        except (httpx.HTTPError, ValueError, KeyError):
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"engine not running:\n{daemon.tail()}")
 
 
 if __name__ == "__main__":

@@ -71,19 +71,6 @@ def _sample_idle(pid: int, seconds: float) -> int:
     return peak
 
 
-def _wait_running(url: str, daemon: Daemon, timeout: float = 120) -> None:
-    deadline = time.monotonic() + timeout
-    while time.monotonic() < deadline:
-        daemon.alive()
-        try:
-            if httpx.get(url + "/healthz", timeout=2).json()["status"] == "running":
-                return
-        except (httpx.HTTPError, ValueError, KeyError):
-            pass
-        time.sleep(0.2)
-    raise RuntimeError(f"engine not running:\n{daemon.tail()}")
-
-
 def run() -> dict[str, float]:
     work = Path(tempfile.mkdtemp(prefix="bench-backup-"))
     try:
@@ -91,12 +78,12 @@ def run() -> dict[str, float]:
         daemon.env["ENGINE_ADMIN_PASSWORD"] = ADMIN_PASSWORD
         url = f"http://127.0.0.1:{daemon.port}"
         daemon.start()
-        _wait_running(url, daemon)
+        daemon.wait_running()
         daemon.stop()
         rows = _fill(daemon.db, TARGET_MB)
         db_mb = daemon.db.stat().st_size / 1024 / 1024
         daemon.start()
-        _wait_running(url, daemon)
+        daemon.wait_running()
         pid = daemon.proc.pid
         time.sleep(2.0)  # let start-up work settle before the floor is taken
         floor_kb = _sample_idle(pid, IDLE_S)

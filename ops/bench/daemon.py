@@ -16,6 +16,7 @@ import time
 from datetime import UTC, datetime
 from pathlib import Path
 
+import httpx
 import tomlkit
 
 from tests.emulator.server import API_KEY, API_SECRET, EmulatorProcess
@@ -128,6 +129,20 @@ class Daemon:
         assert self.proc is not None
         self.proc.send_signal(signal.SIGTERM)
         return self.proc.wait(timeout)
+
+    def wait_running(self, timeout: float = 120) -> None:
+        """Until ``/healthz`` says ``running`` (start-up reconciliation done)."""
+        url = f"http://127.0.0.1:{self.port}/healthz"
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            self.alive()
+            try:
+                if httpx.get(url, timeout=2).json()["status"] == "running":
+                    return
+            except (httpx.HTTPError, ValueError, KeyError):
+                pass
+            time.sleep(0.2)
+        raise RuntimeError(f"engine not running:\n{self.tail()}")
 
     def kill(self) -> None:
         if self.proc is not None and self.proc.poll() is None:
