@@ -8,7 +8,7 @@ import { usePrefs } from './prefs.js';
 import * as f from './format.js';
 
 let cssLoaded = false;
-function loadCss() {
+export function loadCss() {
   if (cssLoaded) return;
   cssLoaded = true;
   const link = document.createElement('link');
@@ -17,7 +17,7 @@ function loadCss() {
   document.head.appendChild(link);
 }
 
-const cssVar = (name) => getComputedStyle(document.documentElement).getPropertyValue(name).trim();
+export const cssVar = (name) => getComputedStyle(document.documentElement).getPropertyValue(name).trim();
 const n = (v) => (v === null || v === undefined || v === '' ? null : Number(v));
 
 // The lines to draw, from the chart answer's levels (or the same figures of the group detail).

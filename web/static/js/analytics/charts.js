@@ -5,18 +5,9 @@ import { useEffect, useRef } from 'preact/hooks';
 import uPlot from 'uplot';
 import { html } from '../html.js';
 import { usePrefs } from '../prefs.js';
+import { cssVar, loadCss } from '../chart.js';
 
-let cssLoaded = false;
-function loadCss() {
-  if (cssLoaded) return;
-  cssLoaded = true;
-  const link = document.createElement('link');
-  link.rel = 'stylesheet';
-  link.href = '/static/vendor/uplot/uPlot.min.css';
-  document.head.appendChild(link);
-}
-
-export const cssVar = (name) => getComputedStyle(document.documentElement).getPropertyValue(name).trim();
+export { cssVar };
 const num = (v) => (v === null || v === undefined || v === '' || v === 'n/a' ? null : Number(v));
 
 // Every chart on the page by name, for the PNG export buttons.
