@@ -5,32 +5,9 @@
 import { useEffect, useRef, useState } from 'preact/hooks';
 import { html } from '../html.js';
 import { get, request } from '../api.js';
-import { notify, notifyError } from '../notices.js';
+import { notifyError } from '../notices.js';
 import { Card, Loading } from '../ui.js';
-
-async function copyText(text, what) {
-  try {
-    await navigator.clipboard.writeText(text);
-  } catch {
-    // no clipboard API outside a secure context (http on another host): select and copy
-    const area = document.createElement('textarea');
-    area.value = text;
-    area.setAttribute('readonly', '');
-    area.style.position = 'fixed';
-    area.style.opacity = '0';
-    document.body.appendChild(area);
-    area.select();
-    const ok = document.execCommand('copy');
-    area.remove();
-    if (!ok) { notify('error', `Copy ${what}: select the text and copy it by hand`); return; }
-  }
-  notify('ok', `${what} copied`);
-}
-
-function CopyButton({ text, what }) {
-  return html`<button class="small" onClick=${() => copyText(text, what)} aria-label=${`Copy the ${what}`}
-    data-test=${`copy-${what.replace(/\s+/g, '-')}`}>Copy</button>`;
-}
+import { CopyButton } from '../copy.js';
 
 function Url({ setup }) {
   return html`<${Card} title="1. Webhook URL" actions=${html`<${CopyButton} text=${setup.webhook_url} what="webhook URL" />`}>
