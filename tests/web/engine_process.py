@@ -54,8 +54,10 @@ def entry_body(symbol: str, price: str, *, size: str = "1000", timeframe: str = 
 
 
 class EngineProcess:
-    def __init__(self, directory: Path, settings: dict[str, Any] | None = None):
+    def __init__(self, directory: Path, settings: dict[str, Any] | None = None, *,
+                 webhook_secret: str | None = WEBHOOK_SECRET):
         self.dir = directory
+        self.webhook_secret = webhook_secret  # None: started without one (webhooks refused)
         self.port = free_port()
         self.url = f"http://127.0.0.1:{self.port}"
         self.settings = {"app.http_port": self.port, "app.auto_restart": False,
@@ -68,9 +70,11 @@ class EngineProcess:
         config = self.dir / "engine.toml"
         config.write_text(set_values(DEFAULT_TOML, self.settings))
         env = {**os.environ, "PYTHONPATH": str(ROOT), "ENGINE_ADMIN_PASSWORD": ADMIN_PASSWORD,
-               "ENGINE_WEBHOOK_SECRET": WEBHOOK_SECRET}
+               "ENGINE_WEBHOOK_SECRET": self.webhook_secret}
         for name in ("NOTIFY_SOCKET", "INVOCATION_ID", "ENGINE_CONFIG"):
             env.pop(name, None)
+        if env["ENGINE_WEBHOOK_SECRET"] is None:
+            del env["ENGINE_WEBHOOK_SECRET"]
         with self.log.open("wb") as out:
             self.proc = subprocess.Popen([sys.executable, "-m", "ops.cli", "run", "--config",
                                           str(config)], cwd=ROOT, env=env, stdout=out,

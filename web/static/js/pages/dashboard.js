@@ -1,10 +1,12 @@
 // Panel A — Live Dashboard (SPEC 11.2) and the engine controls (11.4): status, pool, queue,
-// PnL, last webhook, risk engine, system health, alerts, and the open groups.
+// PnL, last webhook, risk engine, system health, alerts, and the open groups; from the status
+// topic the webhook warning, the price feed and the order line (status_cards.js).
 import { html } from '../html.js';
 import { post } from '../api.js';
 import { useTopic } from '../live.js';
 import { AdminButton, Badge, Card, Loading, Progress, ReadOnlyNote, Stat, useAction } from '../ui.js';
 import { GroupsTable, OPEN } from '../groups_table.js';
+import { OrderLine, PriceFeed, WebhookWarning } from '../status_cards.js';
 import * as f from '../format.js';
 
 const REASONS = {
@@ -64,6 +66,7 @@ function System({ s }) {
 export default function Dashboard() {
   const d = useTopic('dashboard');
   const groups = useTopic('groups');
+  const status = useTopic('status');
   if (!d) return html`<${Loading} what="the dashboard" />`;
   const engine = d.engine || {};
   const pnl = d.pnl || {};
@@ -75,6 +78,7 @@ export default function Dashboard() {
   const open = (groups?.groups || []).filter((g) => OPEN.has(g.status) || g.status === 'waiting');
   return html`
     <${ReadOnlyNote} />
+    <${WebhookWarning} warning=${status?.webhook_warning} />
     <div class="grid" data-test="dashboard">
       <${Stat} test="engine" label="Engine status" value=${html`<${Badge} value=${engine.status} />`}
         sub=${html`${engine.error ? html`<span class="neg">${engine.error}</span>` : ''}<${EngineControls} status=${engine.status} />`} />
@@ -93,6 +97,8 @@ export default function Dashboard() {
       <${Stat} test="risk" label="Risk engine" value=${html`<${Badge} value=${risk.status || 'unknown'} />`}
         sub=${risk.last_action_at ? `last action ${f.time(risk.last_action_at)}` : 'no action yet'} />
       <${Card} title="System status" cls="half"><${System} s=${d.system || {}} /></${Card}>
+      <${PriceFeed} feed=${status?.price_feed} />
+      <${OrderLine} line=${status?.order_line ?? d.order_line} />
       <${Card} title=${`Alerts (${(d.alerts || []).length})`} cls="wide"><${Alerts} alerts=${d.alerts || []} /></${Card}>
     </div>
     <h2>Open and waiting groups</h2>

@@ -16,6 +16,7 @@ import { PriorityField } from '../settings/priority.js';
 import { LadderPreview, RunningDiff, Validation } from '../settings/preview.js';
 import { ExchangeTest, LocalStorage, SecretField, Versions } from '../settings/admin.js';
 import { Users } from '../settings/users.js';
+import { MarketsSource } from '../status_cards.js';
 
 const SPECIAL = {
   'grid_strategy.dca_levels': LadderField,
@@ -31,6 +32,7 @@ function PrecisionSync() {
   useEffect(() => { load(); }, []);
   return html`<div class="setting"><p>Last metadata sync: ${p?.last_sync_at ? f.time(p.last_sync_at) : 'never'}
     · ${p ? p.symbols.length : '…'} symbols ${p?.failures ? html`· <span class="neg">${p.failures} failures</span>` : ''}</p>
+    ${p?.markets_source && html`<p>Paper markets: <${MarketsSource} m=${p.markets_source} /></p>`}
     <${AdminButton} cls="small" label="Fetch the market rules now" onClick=${async () => {
       try { await post('/api/precision/refresh', {}, { action: 'Fetch market rules' }); notify('ok', 'Market rules requested'); setTimeout(load, 1500); } catch (e) { notifyError(e); }
     }}>Fetch now</${AdminButton}></div>`;
