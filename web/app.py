@@ -17,9 +17,10 @@ from actors.handle import EngineHandle
 from web import api_config, api_groups, api_paper, api_status, api_users, auth, live, webhook
 from web import api_risk  # R5: Panel C and the Risk Engine controls
 from web import api_chart  # GET /api/groups/{id}/chart
+from web import api_settings  # Settings page: schema, import/export, secrets, backup
 from web import metrics  # GET /metrics (Prometheus)
 from web import api_notify  # POST /api/notifications/test
-from web import api_settings  # Settings page: schema, import/export, secrets, backup
+from web import api_tradingview, docs_route  # /api/tradingview, replay; /docs
 from web import console  # the operator console: app shell, /static/, headers
 from web import api_analytics  # /api/analytics/*: the Performance page
 from web import api_signals  # POST /api/signals/check: a webhook's dry run
@@ -45,6 +46,8 @@ def create_app(handle: EngineHandle) -> QuartTrio:
                       api_notify.bp):
         app.register_blueprint(blueprint)
     app.register_blueprint(api_settings.bp)
+    for blueprint in (docs_route.bp, api_tradingview.bp):
+        app.register_blueprint(blueprint)
     app.register_blueprint(api_chart.bp)
     app.register_blueprint(api_analytics.bp)
     app.register_blueprint(api_signals.bp)

@@ -23,6 +23,5 @@ export const PAGES = [
   { path: '/logs', title: 'Logs & Alerts', nav: 'Logs', load: () => import('./logs.js') },
   { path: '/signals', title: 'Signals', nav: 'Signals', load: () => import('./signals.js') },
   { path: '/tradingview', title: 'TradingView setup', nav: 'TradingView', load: () => import('./tradingview.js') },
-  { path: '/tradingview', title: 'TradingView setup', nav: 'TradingView', load: () => import('./tradingview.js') },
   { path: '/settings', title: 'Settings', nav: 'Settings', load: () => import('./settings.js') },
 ];
