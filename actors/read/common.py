@@ -2,8 +2,8 @@
 
 Owns: nothing — a ``ReadContext`` is built per request (or per hub publication) by
 ``actors/read/models.py`` and thrown away; it may carry the read models' ``GroupStates``, the
-decoded group states kept across answers (a group's stored state is decoded again only when
-its text changed).
+decoded group states kept across answers (a group's state is read and decoded again only
+after it was written).
 Receives: the store, the running configuration, the latest prices and the clock reading.
 Sends: plain values to the read models (``views_groups``, ``views_queue``, ``views``).
 Fails how: a malformed stored value (decimal text, rules JSON) raises; the web layer turns it
@@ -12,6 +12,7 @@ into a 500, which is right: projections are written by the engine, never by user
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -46,26 +47,52 @@ def dec(text: str | None) -> Decimal | None:
     return None if text is None else Decimal(text)
 
 
+def stored_state(store: Store, row: Mapping) -> GroupState | None:
+    """A ``position_groups`` row's decoded state (read by id if the row does not carry its
+    ``state`` column); None before the group's first write."""
+    if "state" in row:
+        text = row["state"]
+    else:
+        found = store.query("SELECT state FROM position_groups WHERE id = ?", (row["id"],))
+        text = found[0]["state"] if found else None
+    return decode_state(text) if text else None
+
+
 class GroupStates:
-    """Decoded ``position_groups.state`` per group id, reused while the stored text is the
-    same: the hub rebuilds the groups, dashboard and queue topics every second, and decoding
-    1,000 states each time was a third of that work. The text itself is the version (an
-    equal string is the same state), so no write can be missed; ended groups are dropped."""
+    """Decoded ``position_groups.state`` of the open groups by id, kept until the row's state is
+    written again: the hub rebuilds the groups, dashboard and queue topics every second, and
+    reading and decoding 1,000 stored states each time was most of that work. A temporary
+    trigger on the store's connection (the one every write goes through) tells this cache
+    which group was written or deleted; its next read fetches and decodes that group alone.
+    Ended groups are not kept (read rarely: the closed list)."""
 
-    def __init__(self) -> None:
-        self._by_id: dict[int, tuple[str | bytes, GroupState]] = {}
+    def __init__(self, store: Store) -> None:
+        self._store = store
+        self._by_id: dict[int, GroupState | None] = {}
         self.decoded = 0  # states decoded (tests)
+        name = f"read_group_written_{id(self):x}"  # one per cache: several may share a store
 
-    def get(self, group_id: int, text: str | bytes) -> GroupState:
-        cached = self._by_id.get(group_id)
-        if cached is not None and cached[0] == text:
-            return cached[1]
-        state = decode_state(text)
-        self.decoded += 1
-        if state.status in ENDED_STATUSES:
-            self._by_id.pop(group_id, None)  # read rarely (the closed list), never again changed
-        else:
-            self._by_id[group_id] = (text, state)
+        def install(conn: sqlite3.Connection) -> None:
+            conn.create_function(name, 1, self._forget, deterministic=False)
+            for event, row in (("UPDATE OF state", "NEW"), ("DELETE", "OLD")):
+                conn.execute(f"CREATE TEMP TRIGGER {name}_{event.split()[0].lower()} AFTER"
+                             f" {event} ON position_groups BEGIN SELECT {name}({row}.id); END")
+
+        store.write_now(install)
+
+    def _forget(self, group_id: int) -> None:
+        self._by_id.pop(group_id, None)
+
+    def get(self, row: Mapping) -> GroupState | None:
+        """The state of a ``position_groups`` row (its ``state`` column is read if the row
+        does not carry it); None before the group's first write."""
+        group_id = row["id"]
+        if group_id in self._by_id:
+            return self._by_id[group_id]
+        state = stored_state(self._store, row)
+        self.decoded += state is not None
+        if state is None or state.status not in ENDED_STATUSES:
+            self._by_id[group_id] = state
         return state
 
 
@@ -85,10 +112,9 @@ class ReadContext:
 
     def state(self, row: Mapping) -> GroupState | None:
         """The decoded state of a ``position_groups`` row (None before its first write)."""
-        text = row["state"]
-        if not text:
-            return None
-        return decode_state(text) if self.states is None else self.states.get(row["id"], text)
+        if self.states is not None:
+            return self.states.get(row)
+        return stored_state(self.store, row)
 
     def price(self, symbol: str) -> Decimal | None:
         return self.prices.get(symbol)

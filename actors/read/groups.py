@@ -34,6 +34,10 @@ from engine.signals import normalise_timeframe
 STATUSES = ("waiting", "live", "partially_filled", "active", "closing", "closed", "failed")
 STATUS_FILTERS = (*STATUSES, "open")
 SIDES = ("long", "short")
+# what a positions row shows (``state`` aside: read through the cache of decoded states)
+ROW_COLUMNS = ("id, exchange, symbol, timeframe, side, status, close_reason, pyramid_count,"
+               " legs_filled, legs_total, tp_mode, created_at, closed_at, updated_at, avg_entry,"
+               " open_qty, realized_pnl, fees, dust_qty")
 JOURNAL_LIMIT = 200
 EVENTS_LIMIT = 100
 
@@ -87,17 +91,19 @@ def list_groups(ctx: ReadContext, *, status: str | None = None, symbol: str | No
     live = [s for s in statuses if s in OPEN_STATUSES]
     ended = [s for s in statuses if s in ENDED_STATUSES]
     found = []
-    if live:
-        found += _select(ctx, where, params, live, "id DESC", None)
+    if live:  # their states come from the read models' cache (``ReadContext.state``)
+        found += _select(ctx, ROW_COLUMNS, where, params, live, "id DESC", None)
     if ended:
-        found += _select(ctx, where, params, ended, "closed_at DESC, id DESC", closed_limit)
+        found += _select(ctx, ROW_COLUMNS + ", state", where, params, ended,
+                         "closed_at DESC, id DESC", closed_limit)
     return rows + [group_row(ctx, g) for g in found]
 
 
-def _select(ctx: ReadContext, where: list[str], params: list, statuses: list[str], order: str,
-            limit: int | None) -> list[dict]:
+def _select(ctx: ReadContext, columns: str, where: list[str], params: list,
+            statuses: list[str], order: str, limit: int | None) -> list[dict]:
     marks = ", ".join("?" * len(statuses))
-    sql = "SELECT * FROM position_groups WHERE " + " AND ".join([*where, f"status IN ({marks})"])
+    sql = f"SELECT {columns} FROM position_groups WHERE " + " AND ".join(
+        [*where, f"status IN ({marks})"])
     sql += f" ORDER BY {order}" + ("" if limit is None else f" LIMIT {int(limit)}")
     return ctx.query(sql, (*params, *statuses))
 
@@ -114,8 +120,8 @@ def open_unrealized(ctx: ReadContext) -> dict[int, Decimal | None]:
     same value rounded for display."""
     marks = ", ".join("?" * len(OPEN_STATUSES))
     out: dict[int, Decimal | None] = {}
-    for row in ctx.query(f"SELECT id, symbol, state FROM position_groups WHERE status IN"
-                         f" ({marks})", OPEN_STATUSES):
+    for row in ctx.query(f"SELECT id, symbol FROM position_groups WHERE status IN ({marks})",
+                         OPEN_STATUSES):
         state = ctx.state(row)
         if state is not None and state.status in OPEN_STATUSES:
             out[row["id"]] = _unrealized(state, ctx.price(row["symbol"]))[0]

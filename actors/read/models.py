@@ -60,7 +60,7 @@ class ReadModels:
         self._status = status
         self._core = core
         self._sources: dict[str, Callable[[], Any]] = {}
-        self.states = GroupStates()  # decoded group states, shared by every answer
+        self.states = GroupStates(store)  # decoded group states, shared by every answer
 
     def set_source(self, name: str, fn: Callable[[], Any]) -> None:
         """Attach (or replace) a live source: ``prices`` → ``{symbol: Decimal}``;

@@ -27,10 +27,11 @@ def pool_usage(ctx: ReadContext) -> dict:
     pool = ctx.cfg.execution_pool
     marks = ", ".join("?" * len(OPEN_STATUSES))
     used = 0
-    for row in ctx.query(f"SELECT id, status, pyramid_count, legs_total, state FROM"
+    for row in ctx.query(f"SELECT id, status, pyramid_count, legs_total FROM"
                          f" position_groups WHERE status IN ({marks})", OPEN_STATUSES):
-        if row["state"]:
-            used += group_slots_held(ctx.state(row),
+        state = ctx.state(row)
+        if state is not None:
+            used += group_slots_held(state,
                                      count_pyramids=pool.count_pyramids_toward_pool,
                                      count_dca=pool.count_dca_toward_pool)
         else:

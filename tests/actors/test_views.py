@@ -312,9 +312,11 @@ def test_a_group_state_is_decoded_again_only_when_it_changed(store):
     RecordedGroup(store, market=TEST, plan=ladder(
         [("0", "100", "1", "100.00", "2.000")], "100", "200"), price="100", timeframe=240)
     views = make_views(store, prices={"TESTUSDT": "101"})
+    other = make_views(store)  # a second cache on the same store is told of writes too
     views.groups()
     views.dashboard()
     views.queue()
+    other.groups()
     assert views.states.decoded == 2  # one decode per group, shared by every panel
     views.groups()
     assert views.states.decoded == 2  # unchanged: nothing decoded again
@@ -324,3 +326,4 @@ def test_a_group_state_is_decoded_again_only_when_it_changed(store):
     assert views.states.decoded == 3  # only the changed group
     assert row["status"] == "partially_filled" and row["legs_filled"] == 1
     assert views.dashboard()["pnl"]["unrealized_usd"] == "2.00"  # 2 filled at 100, now 101
+    assert next(g for g in other.groups()["groups"] if g["id"] == changed.id)["legs_filled"] == 1
