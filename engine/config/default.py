@@ -188,7 +188,7 @@ chart_history_days = 30        # price bars kept for the group charts
 [ui.column_visibility]
 # positions = ["pair", "pyramids", "dca_filled", "avg_entry", "pnl_pct", "pnl_usd", "tp_mode", "status"]
 
-[notifications]                # outbound messages only; nothing can be commanded through them
+[notifications]                # outbound messages only; no command is taken from them
 enabled = false
 telegram_chat_id = ""          # bot token: engine secrets set notifications.telegram_bot_token
 webhook_format = "discord"     # discord | slack | json; URL: engine secrets set notifications.webhook_url
