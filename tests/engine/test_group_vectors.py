@@ -193,7 +193,7 @@ def test_v12_and_d17_leg_detail_and_progress():
 def test_v13_unrealized(side, price, usd, pct):
     leg = Leg(pyramid=0, index=0, gap_percent=D(0), weight_percent=D(100), tp_percent=D(1),
               planned_price=D(60000), planned_qty=D("2.5"), filled_qty=D("2.5"),
-              fill_vwap=D(60000), open_qty=D("2.5"))
+              fill_vwap=D(60000), fill_cost=D(150000), open_qty=D("2.5"))
     from engine.group import GridSnapshot
     s = GroupState(group_id=1, exchange="x", symbol="BTCUSDT", timeframe=60, side=side,
                    created_at_ms=0, config=GridSnapshot(), legs=(leg,))
