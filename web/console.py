@@ -20,6 +20,7 @@ from pathlib import Path
 
 from quart import Blueprint, Response, request
 from werkzeug.exceptions import NotFound
+from werkzeug.routing import PathConverter
 
 STATIC = (Path(__file__).resolve().parent / "static").resolve()
 SHELL = STATIC / "index.html"
@@ -100,9 +101,18 @@ async def static_file(filename: str) -> Response:
     return _answer(path)
 
 
+class ClientRoute(PathConverter):
+    """A path the browser's router owns: anything but the server's own prefixes, so a request
+    for an unknown ``/api/…`` path (any method) matches no rule at all and is a JSON 404."""
+
+    regex = r"(?!(?:" + "|".join(sorted(NOT_CLIENT_ROUTES)) + r")(?:/|$))[^/].*?"
+
+
+# before the routes below: a blueprint registers its deferred functions in order
+bp.record_once(lambda state: state.app.url_map.converters.setdefault("client", ClientRoute))
+
+
 @bp.get("/")
-@bp.get("/<path:route>")
+@bp.get("/<client:route>")
 async def shell(route: str = "") -> Response:
-    if route.split("/", 1)[0] in NOT_CLIENT_ROUTES:
-        raise NotFound(f"no route /{route}")
     return _answer(SHELL)
