@@ -279,6 +279,7 @@ class EngineHandle:
             "price_feed": None if self.price_feed is None else self.price_feed.status(),
             "webhook_signature_validation": cfg.security.webhook_signature_validation,
             "webhook_warning": msgspec.to_builtins(self.webhook_warning()),
+            "order_line": self.views.order_line(),
         }
 
     def query_logs(self, **filters: Any) -> tuple[list[dict[str, Any]], str | None]:

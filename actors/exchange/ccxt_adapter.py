@@ -78,6 +78,7 @@ class CcxtExchange:
                                passphrase=passphrase, rest_urls=rest_urls, size=pool_size,
                                timeout_ms=timeout_ms, masker=self.masker)
         self.limiter = self.pool.limiter
+        self.weight = self.pool.weight  # per call: the gateway's line pays for its orders
         self._call = self.pool.call
         self._rules: dict[str, MarketRules] = {}
         self._by_ccxt: dict[str, str] = {}  # ccxt symbol -> our symbol (one lookup per order)

@@ -7,6 +7,7 @@ Receives: ``call(method, *args, cost=..., orders=..., mutating=...)`` from the a
 Sends: HTTP requests through ccxt.
 Fails how: every ccxt exception becomes a port error (``ccxt_errors.translate``), masked and
 not chained (the ccxt text is unmasked); a 429/418 also stops every caller for Retry-After.
+Every response's rate headers (Binance's used weight and order counts) correct the limiter.
 A thread cannot be cancelled: a cancelled caller waits for its call to end (trio's default),
 so no answer is ever dropped half-way.
 """
@@ -144,7 +145,8 @@ class ClientPool:
             client.set_markets(self.markets)
             client.markets_gen = self._markets_gen
 
-    def _weight(self, call: str) -> float:
+    def weight(self, call: str) -> float:
+        """The request weight of one port call (``BINANCE_WEIGHTS`` keys) on this exchange."""
         return BINANCE_WEIGHTS.get(call, 1) if self.name == "binance" else 1
 
     async def call(self, method: str, *args: Any, cost: str, orders: int = 0,
@@ -152,8 +154,10 @@ class ClientPool:
                     **kwargs: Any) -> Any:
         """One ccxt call: budget, a free client, its thread; ``after(client, result)`` runs
         in the same thread (to read per-instance state such as the last raw response)."""
-        await self.limiter.acquire(self._weight(cost), orders)
+        weight = self.weight(cost)
+        taken_at = await self.limiter.acquire(weight, orders)
         client = await self._recv.receive()
+        self.limiter.sent(weight, orders, taken_at)
         try:
             def run() -> Any:
                 # The thread inherits the trio task's Decimal context object (contextvars), and
@@ -161,15 +165,16 @@ class ClientPool:
                 with localcontext():
                     return _run()
 
-            def _run() -> Any:
+            def _run() -> tuple[Any, dict | None]:
                 result = _invoke(client, self._sync_markets, method, args, kwargs)
                 if after is not None and not isinstance(result, _Failed):
-                    return after(client, result)
-                return result
+                    return after(client, result), client.last_headers
+                return result, client.last_headers
 
-            result = await trio.to_thread.run_sync(run, limiter=self._threads)
+            result, headers = await trio.to_thread.run_sync(run, limiter=self._threads)
         finally:
             self._send.send_nowait(client)
+        self.limiter.observe(headers)
         if isinstance(result, _Failed):
             err = translate(result.exc, exchange_id=self.name, mutating=mutating,
                             status=result.status, headers=result.headers,

@@ -1,8 +1,12 @@
 """The engine-side rate limiter shared by every ccxt client instance (SPEC 8.2).
 
 Owns: the request-weight and order-count budgets of one exchange account.
-Receives: ``await acquire(weight, orders)`` before every REST call; ``penalise(seconds)`` after a
-429/418 so that nobody calls until the exchange's ``Retry-After`` has passed.
+Receives: ``await acquire(weight, orders)`` before every REST call and ``sent(...)`` when it
+actually leaves (a call that waited for a free client counts from then); ``penalise(seconds)``
+after a 429/418 so that nobody calls until the exchange's ``Retry-After`` has passed;
+``observe(headers)`` after every response (Binance's ``X-MBX-USED-WEIGHT-*`` / ``X-MBX-ORDER-COUNT-*``: a count above
+ours is adopted); from the gateway's order line ``admit_now`` (take the budget now, keeping a
+reserve, or say how long to wait) and ``prepaid`` (the call it then makes does not pay twice).
 Sends: nothing; it only delays callers.
 Fails how: never raises for budget reasons; a request bigger than a whole window is refused
 with ``ValueError`` (it could never pass).
@@ -17,12 +21,26 @@ than the window, which over-counts a little and never under-counts.
 """
 
 import math
+import re
 from collections import deque
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 
 import msgspec
 import trio
 
+from engine.order_priority import FIRST_LEG, reserve
+
 _INTERVAL_S = {"SECOND": 1, "MINUTE": 60, "HOUR": 3600, "DAY": 86400}
+_UNIT_S = {"S": 1, "M": 60, "H": 3600, "D": 86400}
+# Binance: X-MBX-USED-WEIGHT-1M, X-MBX-ORDER-COUNT-10S, X-MBX-ORDER-COUNT-1D
+_COUNT_HEADER = re.compile(r"x-mbx-(used-weight|order-count)-(\d+)([smhd])$")
+_PREPAID: ContextVar[list | None] = ContextVar("prepaid", default=None)
+
+
+def _keep_for_protective(limit: int) -> int:
+    return reserve(FIRST_LEG, limit)
 
 
 class WindowLimit(msgspec.Struct, frozen=True, kw_only=True):
@@ -37,6 +55,7 @@ class SlidingWindow:
         if limit <= 0 or window_s <= 0:
             raise ValueError(f"limit and window must be > 0, got {limit}/{window_s}")
         self.limit = limit
+        self.nominal_s = window_s  # the exchange's window (its headers name it)
         # the margin absorbs the gap between our send time and the exchange's receive time
         self.window_s = window_s + margin_s
         self._slot_s = self.window_s / 60
@@ -47,12 +66,13 @@ class SlidingWindow:
         while self._slots and self._slots[0][0] + self._slot_s + self.window_s <= now:
             self._used -= self._slots.popleft()[1]
 
-    def delay(self, cost: float, now: float) -> float:
-        """Seconds to wait before ``cost`` units fit; 0.0 = admissible now."""
+    def delay(self, cost: float, now: float, keep: float = 0.0) -> float:
+        """Seconds to wait before ``cost`` units fit with ``keep`` units left unused; 0.0 =
+        admissible now."""
         if cost > self.limit:
             raise ValueError(f"a request of {cost} can never fit a budget of {self.limit}")
         self._expire(now)
-        excess = self._used + cost - self.limit
+        excess = self._used + cost - (self.limit - min(keep, self.limit - cost))
         if excess <= 0:
             return 0.0
         freed = 0.0
@@ -70,6 +90,28 @@ class SlidingWindow:
         else:
             self._slots.append([slot_start, cost])
         self._used += cost
+
+    def move(self, cost: float, then: float, now: float) -> None:
+        """Units taken at ``then`` left only at ``now`` (they waited for a connection): count
+        them from ``now``, so the window follows when the exchange receives them."""
+        start = math.floor(then / self._slot_s) * self._slot_s
+        for slot in self._slots:
+            if slot[0] == start:
+                moved = min(cost, slot[1])
+                slot[1] -= moved
+                self._used -= moved
+                self.take(moved, now)
+                return
+
+    def at_least(self, used: float, now: float) -> None:
+        """The exchange counts ``used`` in its current window: never count less than that."""
+        self._expire(now)
+        if used > self._used:
+            self.take(used - self._used, now)
+
+    def used_at(self, now: float) -> float:
+        self._expire(now)
+        return self._used
 
     @property
     def used(self) -> float:
@@ -119,12 +161,27 @@ class Budget:
         self.weights = build(weights)
         self.orders = build(orders)
 
-    def delay(self, weight: float, orders: int, now: float) -> float:
+    def delay(self, weight: float, orders: int, now: float,
+              keep: Callable[[int], int] = lambda limit: 0) -> float:
+        """``keep(limit)``: units of each window to leave unused (a reserve for others)."""
         # a call heavier than a whole window still has to run: it waits for an empty window
-        waits = [w.delay(min(weight, w.limit), now) for w in self.weights]
+        waits = [w.delay(min(weight, w.limit), now, keep(w.limit)) for w in self.weights]
         if orders:
-            waits += [o.delay(orders, now) for o in self.orders]
+            waits += [o.delay(orders, now, keep(o.limit)) for o in self.orders]
         return max(waits, default=0.0)
+
+    def observe(self, kind: str, window_s: float, used: float, now: float) -> None:
+        """The exchange's own count of one window (``kind`` "weight" or "orders")."""
+        for w in self.weights if kind == "weight" else self.orders:
+            if w.nominal_s == window_s:
+                w.at_least(used, now)
+
+    def usage(self, now: float) -> list[dict]:
+        """Every window: its kind, length, limit (after halving) and units used now."""
+        return [{"kind": kind, "window_s": w.nominal_s, "limit": w.limit,
+                 "used": w.used_at(now)}
+                for kind, windows in (("weight", self.weights), ("orders", self.orders))
+                for w in windows]
 
     def take(self, weight: float, orders: int, now: float) -> None:
         for w in self.weights:
@@ -132,6 +189,13 @@ class Budget:
         if orders:
             for o in self.orders:
                 o.take(orders, now)
+
+    def move(self, weight: float, orders: int, then: float, now: float) -> None:
+        for w in self.weights:
+            w.move(weight, then, now)
+        if orders:
+            for o in self.orders:
+                o.move(orders, then, now)
 
     def inherit(self, old: "Budget", now: float) -> None:
         """Count what ``old`` saw in its windows as used now, so a change of limits can never
@@ -163,16 +227,73 @@ class TrioLimiter:
         budget.inherit(self._budget, trio.current_time())
         self._budget = budget
 
+    def usage(self) -> list[dict]:
+        """Each window's kind, length, limit and units used now (``Budget.usage``)."""
+        return self._budget.usage(trio.current_time())
+
     def penalise(self, seconds: float) -> None:
         """No call at all until ``seconds`` from now (429 Retry-After, 418 ban)."""
         self._blocked_until = max(self._blocked_until, trio.current_time() + seconds)
 
-    async def acquire(self, weight: float, orders: int = 0) -> None:
+    def admit_now(self, weight: float, orders: int, keep: Callable[[int], int]) -> float:
+        """Take the budget now if it fits with ``keep(limit)`` units of each window left over
+        (0.0), else the seconds to wait. Never waits, so the caller chooses who goes next."""
+        now = trio.current_time()
+        wait = max(self._blocked_until - now, self._budget.delay(weight, orders, now, keep))
+        if wait <= 0:
+            self._budget.take(weight, orders, now)
+            return 0.0
+        return wait
+
+    @contextmanager
+    def prepaid(self, weight: float, orders: int, taken_at: float) -> Iterator[None]:
+        """Within this block (this task), the first ``acquire`` of at most ``weight`` with
+        exactly ``orders`` is already paid for (``admit_now`` took it at ``taken_at``)."""
+        token = _PREPAID.set([weight, orders, taken_at])
+        try:
+            yield
+        finally:
+            _PREPAID.reset(token)
+
+    def count(self, kind: str, window_s: float, used: float) -> None:
+        """The exchange's (or an earlier run's) count for one window: adopted if higher."""
+        self._budget.observe(kind, window_s, used, trio.current_time())
+
+    def observe(self, headers: Mapping[str, str] | None) -> None:
+        """Adopt the exchange's counts from a response's headers when they exceed ours."""
+        if not headers:
+            return
+        for name, value in headers.items():
+            m = _COUNT_HEADER.match(name.lower())
+            if m is None:
+                continue
+            try:
+                used = float(value)
+            except ValueError:
+                continue
+            kind = "weight" if m.group(1) == "used-weight" else "orders"
+            self.count(kind, int(m.group(2)) * _UNIT_S[m.group(3).upper()], used)
+
+    def sent(self, weight: float, orders: int, taken_at: float) -> None:
+        """The call paid for at ``taken_at`` leaves now (after waiting for a client)."""
+        now = trio.current_time()
+        if now > taken_at:
+            self._budget.move(weight, orders, taken_at, now)
+
+    async def acquire(self, weight: float, orders: int = 0) -> float:
+        """Wait until the budget admits the call and take it; returns when it was taken.
+        Every call that did not come through the order line (reads, catch-ups, retries)
+        leaves the reserve of each window to the line's protective orders."""
+        ticket = _PREPAID.get()
+        if ticket is not None and ticket[1] == orders and weight <= ticket[0]:
+            ticket[1] = -1  # one call only: a retry pays its own way
+            return ticket[2]
         async with self._lock:
             while True:
                 now = trio.current_time()
-                wait = max(self._blocked_until - now, self._budget.delay(weight, orders, now))
+                wait = max(self._blocked_until - now,
+                           self._budget.delay(weight, orders, now, _keep_for_protective))
                 if wait <= 0:
                     self._budget.take(weight, orders, now)
-                    return
+                    return now
                 await trio.sleep(wait)

@@ -11,9 +11,9 @@ band it sets after every step — ``engine.group.price_watch``; the newest price
 Asks the exchange (``free_balance``) for the free base balance when a step would send a full
 close's selling order on spot: that order is capped at it (SPEC 4.7 step 3), so the balance is
 read after the close's own cancellations ended, never from a stale copy.
-Sends: ``PlaceOrder`` / ``CancelOrder`` into the gateway inbox (awaited: backpressure);
-``SlotReleased`` to the supervisor inbox (send_nowait, never blocks) when the group is Closed or
-Failed; every new state to ``on_state`` (the coalesced snapshot for the UI/API).
+Sends: ``PlaceOrder`` / ``CancelOrder`` / ``WithdrawOrder`` into the gateway inbox (awaited:
+backpressure); ``SlotReleased`` to the supervisor inbox (send_nowait, never blocks) when the
+group is Closed or Failed; every new state to ``on_state`` (the coalesced snapshot for the UI/API).
 Fails how: ``decide`` raising (a bug or impossible input) propagates out of ``run``: the
 supervisor contains it (journals GroupFailed, refuses new entries for the key, leaves the
 orders resting). A storage failure propagates too and the supervisor re-raises it: the daemon
@@ -48,6 +48,7 @@ from engine.group.messages import (
     Step,
     Tick,
     TradeFilled,
+    WithdrawOrder,
 )
 from engine.group.price_watch import Band, quiet_band
 from engine.routing import GroupFacts
@@ -304,7 +305,7 @@ class GroupActor:
     async def _act(self, step: Step) -> None:
         for cmd in step.commands:
             match cmd:
-                case PlaceOrder() | CancelOrder():
+                case PlaceOrder() | CancelOrder() | WithdrawOrder():
                     await self._gateway.send(cmd)
                 case ReleaseSlot():
                     self._supervisor.send_nowait(

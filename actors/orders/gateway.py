@@ -3,9 +3,12 @@
 Owns: the ids whose end has been reported (or waits for its trades), and the trade ids already
 passed on (a fast first filter; each group's state is the authority on what it booked); its
 ``OrderRows`` (actors/orders/rows.py): the ids that may exist on the exchange, so a resend is
-always preceded by a query, and what each unfinished row says.
-Receives: ``PlaceOrder`` / ``CancelOrder`` commands from group actors (awaited sends into its
-inbox, so a full inbox is backpressure) and ``OrderUpdate`` events from the stream actor.
+always preceded by a query, and what each unfinished row says; its ``OrderLine``
+(actors/orders/line.py): the orders waiting for the rate budget, by purpose then age.
+Receives: ``PlaceOrder`` / ``CancelOrder`` / ``WithdrawOrder`` commands from group actors
+(awaited sends into its inbox, so a full inbox is backpressure; ``submit`` for the reconciler's
+resends) and ``OrderUpdate`` events from the stream actor. Every command waits in the line; a
+withdrawn or stale entry leg leaves it without an exchange call, recorded ``canceled``.
 Sends: ``OrderAccepted`` / ``OrderRejected`` / ``TradeFilled`` / ``OrderEnded`` to the owning
 group through ``deliver(group_id, msg)`` (never blocks); outcomes are written to the ``orders``
 table and the journal before they are delivered.
@@ -32,8 +35,11 @@ from actors.exchange.port import (
 )
 from actors.orders.rows import FINAL as _FINAL, OrderRows, db_state as _db_state, text as _text
 from actors.store.writer import Store
+from actors.exchange.limiter import TrioLimiter
+from actors.orders.line import OrderLine
 from engine.group.messages import (
     CancelOrder, OrderAccepted, OrderEnded, OrderRejected, PlaceOrder, TradeFilled,
+    WithdrawOrder,
 )
 from engine.group.state import OrderRef
 from engine.orders import decode_cid, encode_cid
@@ -43,7 +49,7 @@ log = logging.getLogger("engine.order")
 BACKOFF_S = (1.0, 2.0, 4.0)  # SPEC 9.2: three retries
 CATCH_UP_MAX_S = 30.0  # a missing trade is asked for at growing intervals up to this
 CATCH_UP_EMPTY = 5  # listings answered without the missing trades before the end is told anyway
-GatewayCommand = PlaceOrder | CancelOrder
+GatewayCommand = PlaceOrder | CancelOrder | WithdrawOrder
 Deliver = Callable[[int, object], None]
 
 
@@ -52,14 +58,23 @@ class OrderGateway:
                  clock_ms: Callable[[], int],
                  on_invalid_order: Callable[[str], None] = lambda symbol: None,
                  on_auth_failure: Callable[[str], None] = lambda message: None,
-                 max_concurrent: int = 32):
+                 max_concurrent: int = 32,
+                 price_of: Callable[[str], Decimal | None] = lambda symbol: None,
+                 alert_after_ms: Callable[[], int] = lambda: 5_000, priority: bool = True):
         self._port = port
         self._instance = instance
         self._deliver = deliver
         self._on_invalid_order = on_invalid_order  # precision refresh for the symbol (SPEC 9.2)
         self._on_auth_failure = on_auth_failure
-        self._slots = trio.CapacityLimiter(max_concurrent)
+        # the port's shared budget (the ccxt adapter); the paper exchange has none
+        limiter = getattr(port, "limiter", None)
+        self.line = OrderLine(limiter=limiter if isinstance(limiter, TrioLimiter) else None,
+                              weight_of=getattr(port, "weight", lambda call: 1.0),
+                              price_of=price_of, clock_ms=clock_ms, priority=priority,
+                              alert_after_ms=alert_after_ms, max_in_flight=max_concurrent)
+        self._waited: dict[str, int] = {}  # cid -> ms it waited in the line, for the log
         self._orders = OrderRows(store, clock_ms)  # an earlier run's rows read once, here
+        self.line.seed(self._orders.sent_since)
         self._ended: set[str] = set()
         self._acked: set[str] = set()
         self._seen_trades: set[str] = set()
@@ -74,24 +89,50 @@ class OrderGateway:
                   task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         async with trio.open_nursery() as nursery:
             self._nursery = nursery
+            await nursery.start(self.line.run, self._execute, self._dropped)
             task_status.started()
             async for command in inbox:
-                # a token per command: two equal (frozen, value-equal) commands are two borrowers
-                token = object()
-                await self._slots.acquire_on_behalf_of(token)
-                nursery.start_soon(self._execute, command, token)
+                self.submit(command)
 
-    async def _execute(self, command: GatewayCommand, token: object) -> None:
+    def submit(self, command: GatewayCommand) -> None:
+        """Into the line (never blocks); a withdrawal takes its order back out if it waits."""
+        cid = self.cid(command.group_id, command.ref)
+        match command:
+            case PlaceOrder():
+                self.line.put(cid, command)
+            case CancelOrder():
+                self.line.put(f"cancel:{cid}", command)
+            case WithdrawOrder():
+                if self.line.withdraw(cid) is not None and self._nursery is not None:
+                    why = f" ({command.why})" if command.why else ""
+                    self._nursery.start_soon(self._left_unsent, command.group_id, command.ref,
+                                             cid, f"withdrawn before sending{why}")
+            case _:
+                raise TypeError(f"gateway cannot handle {command!r}")
+
+    async def _execute(self, command: PlaceOrder | CancelOrder, waited_ms: int) -> None:
+        """One command the line let go, its budget paid (``OrderLine``)."""
+        if isinstance(command, CancelOrder):
+            await self.cancel(command)
+            return
+        cid = self.cid(command.group_id, command.ref)
+        self._waited[cid] = waited_ms
         try:
-            match command:
-                case PlaceOrder():
-                    await self.place(command)
-                case CancelOrder():
-                    await self.cancel(command)
-                case _:
-                    raise TypeError(f"gateway cannot handle {command!r}")
+            await self.place(command)
         finally:
-            self._slots.release_on_behalf_of(token)
+            self._waited.pop(cid, None)
+
+    async def _dropped(self, cmd: PlaceOrder, price: Decimal) -> None:
+        await self._left_unsent(cmd.group_id, cmd.ref, self.cid(cmd.group_id, cmd.ref),
+                                f"dropped before sending: price {price} reached the"
+                                f" stale-ladder price {cmd.stale_at} (SPEC 3.10)")
+
+    async def _left_unsent(self, group_id: int, ref: OrderRef, cid: str, why: str) -> None:
+        """An order that left the line without reaching the exchange: recorded, then ended."""
+        await self._orders.record(cid, state="canceled", error=why)
+        log.info(f"order {why}", extra={"event": "order_dropped", "group_id": group_id,
+                                         "order_id": cid, "data": {"reason": why}})
+        self._report_end(group_id, ref, cid, "canceled", dropped=True)
 
     # -- placing ------------------------------------------------------------------------
 
@@ -185,7 +226,8 @@ class OrderGateway:
             response=f"{'adopted' if adopted else 'acknowledged'} {state.status}")
         log.info("order adopted" if adopted else "order acknowledged",
                  extra=_extra(cmd, state.client_order_id, {
-                     "status": state.status, "exchange_order_id": state.exchange_order_id}))
+                     "status": state.status, "exchange_order_id": state.exchange_order_id,
+                     "waited_ms": self._waited.get(state.client_order_id)}))
         self._acknowledge(cmd.group_id, cmd.ref, state)
         if state.status in _FINAL:
             await self._finish(cmd.group_id, cmd.ref, state)
@@ -196,7 +238,8 @@ class OrderGateway:
                                   error=str(error))
         log.warning("order rejected" if not retryable else "order failed, will retry",
                     extra=_extra(cmd, cid, {"error": str(error), "code": error.code,
-                                            "retryable": retryable}))
+                                            "retryable": retryable,
+                                            "waited_ms": self._waited.get(cid)}))
         self._deliver(cmd.group_id, OrderRejected(ref=cmd.ref, retryable=retryable,
                                                   reason=str(error), code=error.code))
 
@@ -314,12 +357,13 @@ class OrderGateway:
         self._catching_up.discard(cid)
         await self._finish(group_id, ref, state)
 
-    def _report_end(self, group_id: int, ref: OrderRef, cid: str, status: str) -> None:
+    def _report_end(self, group_id: int, ref: OrderRef, cid: str, status: str, *,
+                    dropped: bool = False) -> None:
         if status not in _FINAL or cid in self._ended:
             return
         self._ended.add(cid)
         self._passed.pop(cid, None)
-        self._deliver(group_id, OrderEnded(ref=ref, status=status))
+        self._deliver(group_id, OrderEnded(ref=ref, status=status, dropped=dropped))
 
     # -- updates from the exchange stream -------------------------------------------------
 

@@ -68,6 +68,12 @@ class OrderRows:
             self.rows[cid] = (row["state"], row["exchange_order_id"], row["filled_qty"],
                               row["avg_price"])
 
+    def sent_since(self, since_ms: int) -> int:
+        """How many of our orders reached the exchange since ``since_ms`` (by the time their
+        first outcome was recorded): an earlier run's share of the order-rate windows."""
+        return self._store.query("SELECT count(*) AS n FROM orders WHERE sent_at >= ?",
+                                 (since_ms,))[0]["n"]
+
     async def record(self, cid: str, *, state: str, exchange_order_id: str | None = None,
                      filled_qty: Decimal | None = None, avg_price: Decimal | None = None,
                      response: str | None = None, error: str | None = None) -> None:

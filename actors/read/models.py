@@ -10,7 +10,8 @@ bug in that source); a missing source is reported as ``"unknown"`` (never guesse
 
 Panels: ``dashboard()`` (A), ``groups()``/``group()`` (B, ``actors/read/groups.py``),
 ``queue()`` (D, ``actors/read/queue.py``), ``precision()``, and the topic payloads the hub
-pushes besides those (``alerts()``, ``logs()``, ``risk()``, ``push_groups()``).
+pushes besides those (``alerts()``, ``logs()``, ``risk()``, ``push_groups()``);
+``order_line()`` (the gateway's waiting line) goes with the dashboard and ``/api/status``.
 """
 
 from __future__ import annotations
@@ -33,7 +34,7 @@ HOUR_MS = 3_600_000
 ALERTS_LIMIT = 50
 LOGS_LIMIT = 100
 PUSH_CLOSED_LIMIT = 50  # closed/failed groups carried by the live push (the API lists all)
-SOURCES = ("prices", "precision", "exchange", "risk")
+SOURCES = ("prices", "precision", "exchange", "risk", "order_line")
 _decode_rules = msgspec.json.Decoder(MarketRules).decode
 _decode = msgspec.json.decode
 _OPEN_MARKS = ", ".join("?" * len(OPEN_STATUSES))
@@ -66,7 +67,8 @@ class ReadModels:
         """Attach (or replace) a live source: ``prices`` → ``{symbol: Decimal}``;
         ``precision`` → the precision actor's ``status()``; ``exchange`` → an exchange-health
         ``snapshot()`` (``status``, ``error``, ``rate_limited_until_ms``, ``banned_until_ms``,
-        …); ``risk`` → ``{"status": "active"|"idle"|"blocked", "last_action_at": ms|None}``."""
+        …); ``risk`` → ``{"status": "active"|"idle"|"blocked", "last_action_at": ms|None}``;
+        ``order_line`` → the gateway's waiting line (``OrderLine.status()``)."""
         if name not in SOURCES:
             raise ValueError(f"unknown read source {name!r}; expected one of {SOURCES}")
         self._sources[name] = fn
@@ -85,7 +87,14 @@ class ReadModels:
         if name == "exchange":
             health = getattr(core, "health", None)
             return None if health is None else health.snapshot()
+        if name == "order_line":
+            return core.gateway.line.status()
         return None
+
+    def order_line(self) -> dict | None:
+        """Orders waiting for the rate budget per class (count, age of the oldest), the budget
+        used per limit, and what left the line; None before the engine core runs."""
+        return self._source("order_line")
 
     def context(self) -> ReadContext:
         prices = self._source("prices") or {}
@@ -136,6 +145,7 @@ class ReadModels:
             "risk": self.risk_status(),
             "system": self._system(ctx),
             "alerts": self.alerts()["alerts"],
+            "order_line": self.order_line(),
         }
 
     def precision(self, symbol: str | None = None) -> dict:

@@ -5,7 +5,8 @@ Owns: nothing (a mixin of ``actors/reconcile/reconciler.py``'s ``Reconciler``, w
 Receives: our unfinished orders rows, the exchange's answers for them, its open orders, and what
 each live group held in flight before the restart.
 Sends: to the groups (``deliver``: never blocks) ``OrderAccepted`` / ``OrderEnded`` /
-``OrderRejected``; to the gateway ``PlaceOrder`` (``Resend``: same client id) and ``CancelOrder``
+``OrderRejected``; to the gateway ``PlaceOrder`` (``Resend``: same client id, into its line, all
+at once so the line keeps its own order) and ``CancelOrder``
 (a cancel lost in a crash); orphans' cancels to the port; orders rows through
 ``reconciler_records``. Every decision comes from ``engine.reconcile.diff_orders`` or, for what
 a crash cut off between the exchange, our record and the group, from ``_follow_up``.
@@ -44,7 +45,7 @@ class GroupHandle(Protocol):
 
 
 class Gateway(Protocol):
-    async def place(self, cmd: PlaceOrder) -> None: ...
+    def submit(self, cmd: PlaceOrder) -> None: ...
 
     async def cancel(self, cmd: CancelOrder) -> None: ...
 
@@ -90,6 +91,7 @@ class OrderActions:
             found={cid: _exchange_order(s) for cid, s in found.items() if cid in by_cid})
         states = {**{o.client_order_id: o for o in open_orders}, **found}
         counts = {"synced": 0, "adopted": 0, "resent": 0, "failed": 0, "orphans_cancelled": 0}
+        resends: list[PlaceOrder] = []
         for a in actions:
             match a:
                 case diff.SyncOrder():
@@ -100,7 +102,7 @@ class OrderActions:
                     log.info("order never reached the exchange: sent again, same id",
                                    extra={"event": "reconcile_resend", "group_id": a.group_id,
                                           "order_id": a.cid, "symbol": cmd.symbol})
-                    await self.gateway.place(cmd)
+                    resends.append(cmd)
                     counts["resent"] += 1
                 case diff.MarkFailed():
                     await self._mark_failed(a, live.get(a.group_id))
@@ -112,6 +114,8 @@ class OrderActions:
                     counts["orphans_cancelled"] += await self._cancel_orphan(states[a.cid])
                 case _:
                     raise TypeError(f"unexpected reconciliation action {a!r}")
+        for cmd in resends:  # together, so the gateway's line has them in its own order
+            self.gateway.submit(cmd)
         return counts, unresolved | {a.cid for a in actions if hasattr(a, "cid")}
 
     async def _follow_up(self, held: dict[str, tuple[int, OrderRec]], handled: set[str],

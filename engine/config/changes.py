@@ -11,7 +11,8 @@ from engine.config.parse import (
 
 Effect = Literal["new_groups", "immediate", "next_cycle", "exchange_rebuild", "identity", "restart"]
 
-_RESTART = ("app.http_host", "app.http_port", "app.tls_", "app.data_dir", "packaging.")
+_RESTART = ("app.http_host", "app.http_port", "app.tls_", "app.data_dir", "packaging.",
+            "exchange.order_priority")
 _IDENTITY = ("exchange.name", "exchange.market_type", "exchange.testnet", "exchange.paper.")
 _REBUILD = (
     "exchange.api_key",

@@ -27,6 +27,8 @@ precision_refresh_sec = 60
 rate_limit_mode = "auto"       # auto | conservative
 order_poll_sec = 2
 price_poll_sec = 2
+order_priority = true          # false: orders leave in arrival order (first come, first served)
+protective_wait_alert_sec = 5  # alert when a TP, close or cancel waited longer for the rate budget
 # api_key / api_secret / passphrase: from the secret store only
 
 [exchange.paper]

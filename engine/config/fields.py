@@ -37,6 +37,14 @@ _TRADING: dict[str, Field] = {
     "exchange.price_poll_sec": Field(EXCHANGE, "Price poll interval", "How often prices are "
                                      "fetched when no stream reports them.", "s",
                                      ge=D("0.5"), le=60),
+    "exchange.order_priority": Field(EXCHANGE, "Order priority", "When orders wait for the "
+                                     "exchange's rate budget, take-profits, closes and cancels "
+                                     "leave first, then first legs, then deeper legs; off: in "
+                                     "arrival order. Takes effect at the next start."),
+    "exchange.protective_wait_alert_sec": Field(EXCHANGE, "Protective wait alert", "An alert "
+                                                "fires when a take-profit, close or cancel has "
+                                                "waited longer than this for the rate budget.",
+                                                "s", ge=D("0.1"), le=600),
     "exchange.paper.markets_file": Field(EXCHANGE, "Paper markets file", "Binance exchange-info "
                                          "JSON with the symbols and filters to simulate; empty "
                                          "uses the snapshot shipped with the engine."),

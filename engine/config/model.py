@@ -90,6 +90,8 @@ class ExchangeConfig(msgspec.Struct, frozen=True, kw_only=True, forbid_unknown_f
     rate_limit_mode: Literal["auto", "conservative"] = "auto"
     order_poll_sec: Decimal = D(2)
     price_poll_sec: Decimal = D(2)
+    order_priority: bool = True
+    protective_wait_alert_sec: Decimal = D(5)
     paper: PaperConfig = PaperConfig()
 
 

@@ -176,6 +176,8 @@ def _exchange(c: Checker, cfg: Config) -> None:
     c.at_least("exchange.precision_refresh_sec", ex.precision_refresh_sec, 10)
     c.between("exchange.order_poll_sec", ex.order_poll_sec, Decimal("0.5"), 60)
     c.between("exchange.price_poll_sec", ex.price_poll_sec, Decimal("0.5"), 60)
+    c.between("exchange.protective_wait_alert_sec", ex.protective_wait_alert_sec,
+              Decimal("0.1"), 600)
     if paper.feed == "csv" and not paper.csv_files:
         c.add("exchange.paper.csv_files", 'feed = "csv" needs at least one symbol = "file.csv" entry')
     for symbol, file in paper.csv_files.items():

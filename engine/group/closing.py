@@ -60,7 +60,7 @@ def start_full_close(d: Draft, reason: CloseReason, max_slippage_percent: Decima
         reason=reason, purpose=CLOSE_PURPOSE[reason], max_slippage_percent=max_slippage_percent))
     d.event(CloseStarted(reason=reason))
     for rec in list(d.orders.values()):
-        d.cancel(rec)
+        d.cancel(rec, reason)
     return True
 
 

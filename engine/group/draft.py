@@ -17,6 +17,7 @@ from engine.group.messages import (
     OrderIntended,
     PlaceOrder,
     Step,
+    WithdrawOrder,
 )
 from engine.group.state import (
     GroupContext,
@@ -108,8 +109,10 @@ class Draft:
     def place(
         self, ref: OrderRef, *, side: OrderSide, type: OrderType, qty: Decimal,
         price: Decimal | None, tif: TimeInForce = "GTC", closing: bool = False,
+        stale_at: Decimal | None = None,
     ) -> bool:
-        """Record and emit one order; False when its attempt number is exhausted."""
+        """Record and emit one order; False when its attempt number is exhausted.
+        ``stale_at``: an entry leg's stale-ladder price (the gateway drops it there)."""
         if ref.attempt > MAX_ATTEMPT:
             self.event(AttemptsExhausted(pyramid=ref.pyramid, leg=ref.leg, purpose=ref.purpose))
             return False
@@ -117,7 +120,8 @@ class Draft:
         cmd = PlaceOrder(
             group_id=self.s.group_id, ref=ref, symbol=self.s.symbol, side=side, order_type=type,
             qty=qty, price=price, time_in_force=tif, reduce_only=closing and futures,
-            position_side=self.s.side if futures else None,
+            position_side=self.s.side if futures else None, decided_ms=self.now,
+            stale_at=stale_at,
         )
         self.orders[ref] = OrderRec(
             ref=ref, side=side, type=type, time_in_force=tif, qty=qty, price=price,
@@ -127,22 +131,25 @@ class Draft:
         self.commands.append(cmd)
         return True
 
-    def resend(self, rec: OrderRec) -> None:
+    def resend(self, rec: OrderRec, stale_at: Decimal | None = None) -> None:
         """Send the same order again with the same id (nothing reached the exchange)."""
         cmd = PlaceOrder(
             group_id=self.s.group_id, ref=rec.ref, symbol=self.s.symbol, side=rec.side,
             order_type=rec.type, qty=rec.qty, price=rec.price, time_in_force=rec.time_in_force,
             reduce_only=rec.ref.purpose != "e" and self.ctx.market_type == "futures",
             position_side=self.s.side if self.ctx.market_type == "futures" else None,
+            decided_ms=self.now, stale_at=stale_at,
         )
         self.orders[rec.ref] = replace(rec, state="pending", placed_at_ms=self.now)
         self.commands.append(cmd)
 
-    def cancel(self, rec: OrderRec) -> None:
+    def cancel(self, rec: OrderRec, why: str = "") -> None:
         """Ask for a cancel; the order's end arrives later as OrderEnded.
 
-        A pending order is cancelled once acknowledged; market/IOC orders end by themselves; an
-        order waiting for a resend never reached the exchange and is ended by ``settle``.
+        A pending order is cancelled once acknowledged — and withdrawn at once if it still
+        waits in the gateway's line (then it ends without any exchange call); market/IOC
+        orders end by themselves; an order waiting for a resend never reached the exchange and
+        is ended by ``settle``.
         """
         if rec.cancel != "none":
             return
@@ -152,6 +159,8 @@ class Draft:
             return
         elif rec.state == "pending":
             self.orders[rec.ref] = replace(rec, cancel="wanted")
+            self.commands.append(WithdrawOrder(group_id=self.s.group_id, ref=rec.ref,
+                                               symbol=self.s.symbol, why=why))
         else:
             self.orders[rec.ref] = replace(rec, cancel="requested")
             self.commands.append(CancelOrder(group_id=self.s.group_id, ref=rec.ref,

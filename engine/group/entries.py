@@ -17,7 +17,7 @@ from engine.group.messages import (
     PyramidRolledBack,
     TradeFilled,
 )
-from engine.group.price_watch import ladder_trigger
+from engine.group.price_watch import ladder_trigger, reached
 from engine.group.rules import protected_price, reanchored_leg
 from engine.group.state import Leg, OrderRef, Pyramid
 from engine.group.tp import small_lot_at_entry_end, sync_tp
@@ -71,11 +71,20 @@ def place_pyramid(d: Draft, plan: PyramidPlan) -> None:
                          notional=plan.notional, legs=len(levels)))
 
 
+def stale_bound(d: Draft, ref: OrderRef) -> Decimal | None:
+    """Where a limit entry leg's ladder is stale (SPEC 3.10): the gateway drops it there
+    rather than send it late; None for other orders and when the ladder cannot be stale."""
+    if ref.purpose != "e" or ref.pyramid not in d.pyramids:
+        return None
+    return ladder_trigger(d.s.side, d.s.config, d.pyramids[ref.pyramid])
+
+
 def place_entry(d: Draft, leg: Leg) -> None:
     ref = OrderRef(pyramid=leg.pyramid, leg=leg.index, purpose="e", attempt=leg.entry_attempt)
     side = "buy" if d.s.side == "long" else "sell"
     if leg.entry_type == "limit":
-        d.place(ref, side=side, type="limit", qty=leg.planned_qty, price=leg.planned_price)
+        d.place(ref, side=side, type="limit", qty=leg.planned_qty, price=leg.planned_price,
+                stale_at=stale_bound(d, ref))
     elif d.ctx.slippage_action == "warn":
         d.place(ref, side=side, type="market", qty=leg.planned_qty, price=None)
     else:
@@ -131,7 +140,8 @@ def on_entry_end(d: Draft, msg: OrderEnded) -> None:
     if leg.entry_state in ("filled", "cancelled", "failed"):
         return
     filled = msg.status == "filled"
-    external = msg.status == "canceled" and (rec is None or rec.cancel == "none")
+    external = msg.status == "canceled" and not msg.dropped and (
+        rec is None or rec.cancel == "none")
     d.put_leg(leg, entry_state="filled" if filled else "cancelled")
     d.event(EntryEnded(pyramid=key[0], leg=key[1], state="filled" if filled else "cancelled",
                        external=external))
@@ -174,11 +184,11 @@ def cancel_stale_ladders(d: Draft, price: Decimal) -> None:
         return
     for p in list(d.pyramids.values()):
         trigger = ladder_trigger(d.s.side, d.s.config, p)
-        if trigger is None or ((price < trigger) if d.s.side == "long" else (price > trigger)):
+        if trigger is None or not reached(d.s.side, trigger, price):
             continue
         d.put_pyramid(p, ladder_cancelled=True)
         d.event(LadderCancelled(pyramid=p.index, price=price, percent=x))
         for key in list(d.legs):
             if key[0] == p.index:
                 for rec in d.orders_of("e", key):
-                    d.cancel(rec)
+                    d.cancel(rec, "stale ladder")

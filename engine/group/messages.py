@@ -87,6 +87,7 @@ class OrderEnded(msgspec.Struct, frozen=True, kw_only=True, tag=True):
 
     ref: OrderRef
     status: Literal["filled", "canceled", "expired", "rejected"]
+    dropped: bool = False  # never sent: the gateway dropped it from its line (not external)
 
 
 class PriceChanged(msgspec.Struct, frozen=True, kw_only=True, tag=True):
@@ -153,12 +154,28 @@ class PlaceOrder(msgspec.Struct, frozen=True, kw_only=True, tag=True):
     time_in_force: TimeInForce = "GTC"
     reduce_only: bool = False
     position_side: Side | None = None  # futures hedge mode only
+    # when it was decided: the gateway's line sends the oldest first within a class
+    decided_ms: int = 0
+    # an entry leg: the price at which its ladder is stale (SPEC 3.10); the line drops it
+    # instead of sending it once the market has reached that price
+    stale_at: Decimal | None = None
 
 
 class CancelOrder(msgspec.Struct, frozen=True, kw_only=True, tag=True):
     group_id: int
     ref: OrderRef
     symbol: str
+
+
+class WithdrawOrder(msgspec.Struct, frozen=True, kw_only=True, tag=True):
+    """A cancel asked for before the acknowledgement: the gateway takes the order out of its
+    waiting line if it is still there (ended ``canceled``, no exchange call); once sent, it
+    does nothing and the cancel follows the acknowledgement."""
+
+    group_id: int
+    ref: OrderRef
+    symbol: str
+    why: str = ""  # for the order log: "stale ladder", "exit_signal", …
 
 
 class ReleaseSlot(msgspec.Struct, frozen=True, kw_only=True, tag=True):
@@ -168,7 +185,7 @@ class ReleaseSlot(msgspec.Struct, frozen=True, kw_only=True, tag=True):
     status: Literal["closed", "failed"]
 
 
-GroupCommand = PlaceOrder | CancelOrder | ReleaseSlot
+GroupCommand = PlaceOrder | CancelOrder | WithdrawOrder | ReleaseSlot
 
 # --- events -----------------------------------------------------------------------------------
 

@@ -22,6 +22,11 @@ def ladder_trigger(side: Side, config: GridSnapshot, p: Pyramid) -> Decimal | No
     return away(side, p.reference_price, x)
 
 
+def reached(side: Side, trigger: Decimal, price: Decimal) -> bool:
+    """Whether ``price`` is at or beyond a profit-side trigger (long: at or above)."""
+    return price >= trigger if side == "long" else price <= trigger
+
+
 def aggregate_trigger(state: GroupState, rules: MarketRules) -> Decimal | None:
     """The aggregate take-profit price of the group's open lots; None in per-leg mode or
     with nothing held."""
