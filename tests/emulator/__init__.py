@@ -27,7 +27,8 @@ for a benchmark's whole feed step);
 ``5xx`` (503, nothing done), ``5xx_after`` (500 after the effect), ``timeout`` (effect done,
 answer held ``delay_s``), ``429``, ``418``, a Binance code like ``-2010``/``-1013``, or
 ``drop_ws`` (closes every websocket now);
-``POST /_emulator/reset {rate_limits?, balances?, partial_fill_ratio?}`` (a fresh account); ``GET /_emulator/orders`` (every order
+``POST /_emulator/reset {rate_limits?, balances?, partial_fill_ratio?, enforce_limits?}`` (a
+fresh account; ``enforce_limits: false`` counts but never answers 429); ``GET /_emulator/orders`` (every order
 request received, in order); ``GET /_emulator/stats`` (weight/order peaks per window, 429
 count, per-placement service times in ns, connected websockets, orders resting).
 """

@@ -15,9 +15,11 @@ _EIGHT = Decimal("0.00000001")
 
 
 class BinanceError(Exception):
-    def __init__(self, code: int, msg: str, http_status: int = 400):
+    def __init__(self, code: int, msg: str, http_status: int = 400,
+                 headers: dict | None = None):
         super().__init__(f"{code} {msg}")
         self.code, self.msg, self.http_status = code, msg, http_status
+        self.headers = headers or {}  # e.g. Retry-After of a 429
 
 
 def s8(d: Decimal | None) -> str:

@@ -2,7 +2,8 @@
 
 Requests are checked like Binance does: API key (-2014/-2015), HMAC-SHA256 signature over
 query string + body (-1022), ``timestamp`` within ``recvWindow`` (-1021), request weight and
-order count per fixed window (429 -1003/-1015 with Retry-After). Faults registered through
+order count per fixed window (429 -1003/-1015 with Retry-After; usage headers on every answer:
+``tests/emulator/control.py``). Faults registered through
 ``POST /_emulator/fault`` are applied before (or, for "timeout"/"5xx_after", after) the effect.
 """
 
@@ -128,7 +129,7 @@ class Emulator:
                 self.order_requests[-1]["_result"] = f"fault {fault.kind}"
             return _fault_answer(fault)
         refused = self.counters.admit_weight(weight_of(method, path, params), now_ms / 1000)
-        out_headers = {"x-mbx-used-weight-1m": self.counters.used_weight_1m()}
+        out_headers = self.counters.headers(placing)
         if refused is not None:
             if placing:
                 self.order_requests[-1]["_result"] = "rejected -1003"
@@ -141,7 +142,8 @@ class Emulator:
         except BinanceError as e:
             if placing:
                 self.order_requests[-1]["_result"] = f"rejected {e.code}"
-            return e.http_status, {"code": e.code, "msg": e.msg}, out_headers
+            return e.http_status, {"code": e.code, "msg": e.msg}, {
+                **self.counters.headers(placing), **e.headers}
         if placing:
             self.order_requests[-1]["_result"] = "placed"
         if fault is not None:  # effect done, answer lost or late
@@ -149,8 +151,8 @@ class Emulator:
             if fault.kind == "timeout":
                 await trio.sleep(fault.delay_s)
             return 500, {"code": -1001, "msg": "Internal error; unable to process your request. "
-                         "Please try again."}, out_headers
-        return 200, answer, out_headers
+                         "Please try again."}, self.counters.headers(placing)
+        return 200, answer, self.counters.headers(placing)
 
     def _authenticate(self, method, path, headers, query, body, params, now_ms) -> None:
         if (method, path) not in SIGNED and path not in KEYED:
@@ -188,7 +190,8 @@ class Emulator:
             case "POST", "/api/v3/order":
                 if (w := self.counters.admit_order(now_ms / 1000)) is not None:
                     raise BinanceError(-1015, f"Too many new orders; current limit is {w.limit} "
-                                       f"orders per {w.label}.", 429)
+                                       f"orders per {w.label}.", 429,
+                                       {"retry-after": w.retry_after(now_ms / 1000)})
                 answer, events = acc.place(p, now_ms)
                 self._push_user(events)
                 return answer
@@ -242,6 +245,7 @@ class Emulator:
                            partial_fill_ratio=Decimal(str(data.get("partial_fill_ratio", 1))),
                            balances=None if balances is None else
                            {k: Decimal(str(v)) for k, v in balances.items()})
+                self.counters.enforce = data.get("enforce_limits", True)
                 return 200, {"ok": True}, {}
             case "GET", "/_emulator/orders":
                 return 200, self.order_requests, {}

@@ -1,6 +1,12 @@
 """Fault injection, Binance-style fixed-window rate counters and the request record.
 
-Pure bookkeeping (time is passed in); the ASGI app consults it on every request.
+Pure bookkeeping (time is passed in); the ASGI app consults it on every request. The counters
+work as Binance's do: request weight per IP and new orders per account, each in fixed windows
+(the served ``rateLimits``), a request counted even when it is refused; every answer carries
+``X-MBX-USED-WEIGHT-<interval>`` and an order placement also ``X-MBX-ORDER-COUNT-<interval>``;
+past a limit the answer is 429 with code -1003 (weight) or -1015 (orders) and ``Retry-After``
+(seconds until the window ends). ``enforce = False`` (``reset {"enforce_limits": false}``)
+keeps counting and reporting but refuses nothing.
 """
 
 import math
@@ -65,15 +71,23 @@ class FixedWindow:
     used: int = 0
     peak: int = 0  # the highest count ever reached in one window
 
-    def try_add(self, cost: int, now_s: float) -> bool:
+    def _roll(self, now_s: float) -> None:
         start = math.floor(now_s / self.seconds) * self.seconds
         if start != self.window_start:
             self.window_start, self.used = start, 0
+
+    def try_add(self, cost: int, now_s: float) -> bool:
+        self._roll(now_s)
         if self.used + cost > self.limit:
             return False
+        self.add(cost, now_s)
+        return True
+
+    def add(self, cost: int, now_s: float) -> None:
+        """Count without checking the limit."""
+        self._roll(now_s)
         self.used += cost
         self.peak = max(self.peak, self.used)
-        return True
 
     def retry_after(self, now_s: float) -> int:
         return max(1, math.ceil(self.window_start + self.seconds - now_s))
@@ -84,6 +98,7 @@ class Counters:
     weights: list[FixedWindow] = field(default_factory=list)
     orders: list[FixedWindow] = field(default_factory=list)
     rejected_429: int = 0
+    enforce: bool = True
 
     @classmethod
     def from_rate_limits(cls, rate_limits: list[dict]) -> "Counters":
@@ -103,7 +118,9 @@ class Counters:
         Binance does)."""
         refused = None
         for w in self.weights:
-            if not w.try_add(cost, now_s) and refused is None:
+            if not self.enforce:
+                w.add(cost, now_s)
+            elif not w.try_add(cost, now_s) and refused is None:
                 refused = w
         if refused is not None:
             self.rejected_429 += 1
@@ -111,10 +128,19 @@ class Counters:
 
     def admit_order(self, now_s: float) -> FixedWindow | None:
         for w in self.orders:
-            if not w.try_add(1, now_s):
+            if not self.enforce:
+                w.add(1, now_s)
+            elif not w.try_add(1, now_s):
                 self.rejected_429 += 1
                 return w
         return None
+
+    def headers(self, orders: bool) -> dict[str, int]:
+        """Binance's usage headers: weight always, order counts on order placements."""
+        out = {f"x-mbx-used-weight-{w.label.lower()}": w.used for w in self.weights}
+        if orders:
+            out.update((f"x-mbx-order-count-{w.label.lower()}", w.used) for w in self.orders)
+        return out
 
     def snapshot(self) -> dict:
         return {
@@ -124,6 +150,3 @@ class Counters:
                        for w in self.orders],
             "rejected_429": self.rejected_429,
         }
-
-    def used_weight_1m(self) -> int:
-        return self.weights[0].used if self.weights else 0
