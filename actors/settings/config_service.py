@@ -62,6 +62,7 @@ class ConfigService:
         self.clock_ms = clock_ms
         self.publish = publish
         self.boot_text = config_store.running_text or ""
+        self._view: tuple[tuple, dict[str, Any]] | None = None  # (its inputs, the answer)
 
     # --- reading ----------------------------------------------------------------------------
     def file_text(self) -> str:
@@ -82,9 +83,25 @@ class ConfigService:
         running_text = self.config_store.running_text or ""
         try:
             file_text: str | None = self.config_store.text()
-            problems = self.config_store.validate_text(file_text)
         except ConfigUnreadable as exc:
-            file_text, problems = None, [Problem(path="", message=exc.reason)]
+            file_text, unreadable = None, exc.reason
+        else:
+            unreadable = None
+        secrets = self.secrets.list_masked()
+        # the live push asks every second: parse and compare only when a text changed
+        key = (running_text, file_text, unreadable, repr(secrets))
+        if self._view is not None and self._view[0] == key:
+            return self._view[1]
+        view = self._build_view(running_text, file_text, unreadable, secrets)
+        self._view = (key, view)
+        return view
+
+    def _build_view(self, running_text: str, file_text: str | None, unreadable: str | None,
+                    secrets: Any) -> dict[str, Any]:
+        if file_text is None:
+            problems = [Problem(path="", message=unreadable or "")]
+        else:
+            problems = self.config_store.validate_text(file_text)
         file_cfg = None
         if file_text is not None and not problems:
             file_cfg = msgspec.to_builtins(self.config_store.parse(file_text))
@@ -100,7 +117,7 @@ class ConfigService:
             "diff": diff,
             "problems": problem_dicts(problems),
             "restart_required": restart_required(d["key"] for d in boot_diff),
-            "secrets": self.secrets.list_masked(),
+            "secrets": secrets,
         })
 
     def draft_text(self, *, text: str | None, changes: dict[str, Any] | None) -> str:
