@@ -125,7 +125,7 @@ class OrderGateway:
     async def _dropped(self, cmd: PlaceOrder, price: Decimal) -> None:
         await self._left_unsent(cmd.group_id, cmd.ref, self.cid(cmd.group_id, cmd.ref),
                                 f"dropped before sending: price {price} reached the"
-                                f" stale-ladder price {cmd.stale_at} (SPEC 3.10)")
+                                f" stale-ladder price {cmd.stale_at}")
 
     async def _left_unsent(self, group_id: int, ref: OrderRef, cid: str, why: str) -> None:
         """An order that left the line without reaching the exchange: recorded, then ended."""

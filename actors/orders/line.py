@@ -2,7 +2,8 @@
 by purpose, then by age (the decision: ``engine/order_priority.py``).
 
 Owns: the waiting commands (one ``engine.order_priority.Line``), the dispatcher task, the
-in-flight cap, and the line's counters (sent, dropped, withdrawn, longest wait per class).
+in-flight cap, the line's counters (sent, dropped, withdrawn, longest wait per class) and
+``history``, the last sends in order (what overtook what, for the storm checks).
 Receives: ``put(cid, cmd)`` from the gateway (never blocks: the gateway inbox is the
 backpressure), ``withdraw(key)``; the budget from the exchange port's ``TrioLimiter`` (None on
 the paper exchange: every order is admitted at once); prices from ``price_of``.

@@ -60,9 +60,12 @@ def test_best_is_highest_class_then_oldest_then_client_id():
                  _item(FIRST_LEG, 2, "f2")):
         assert line.put(item)
     assert [w.cid for w in line.in_order()] == ["t9a", "t9b", "f2", "f5", "d1"]
+    assert len(line) == 5 and "f5" in line and "zz" not in line
     assert not line.put(_item(FIRST_LEG, 0, "f5"))  # already waiting: not queued twice
     assert line.remove("t9a") is not None and line.best().cid == "t9b"
     assert line.remove("nope") is None
+    with pytest.raises(ValueError, match="cls"):
+        line.put(_item(4, 1, "x"))
 
 
 def test_next_step_sends_waits_or_drops_in_strict_priority():
