@@ -30,6 +30,7 @@ from typing import Literal
 import msgspec
 
 from engine.group.price_watch import reached
+from engine.orders import Purpose
 
 PROTECTIVE, FIRST_LEG, DEEPER_LEG = 1, 2, 3
 CLASSES = (PROTECTIVE, FIRST_LEG, DEEPER_LEG)
@@ -39,7 +40,7 @@ RESERVE_PERCENT = 10  # of every rate window, kept free for class 1
 
 def order_class(purpose: str, leg: int | None, *, cancel: bool = False) -> int:
     """The class of a placement (``purpose`` letter of SPEC 8.4, leg index) or of a cancel."""
-    if cancel or purpose != "e":
+    if cancel or purpose != Purpose.ENTRY:
         return PROTECTIVE
     return FIRST_LEG if leg == 0 else DEEPER_LEG
 

@@ -5,6 +5,7 @@ A cid is ``"ee" + instance(4) + group(7) + pyramid(1) + leg(1) + purpose(1) + at
 the order it means instead of creating a second one.
 """
 
+from enum import StrEnum
 from typing import Literal
 
 import msgspec
@@ -13,7 +14,21 @@ from engine.errors import InvalidInput
 
 CID_PREFIX = "ee"
 CID_LENGTH = 19
-PURPOSES = frozenset("etaxrdm")
+
+
+class Purpose(StrEnum):
+    """What an order is for: one letter of its client order id, so the id alone says it."""
+
+    ENTRY = "e"  # a DCA leg's entry order
+    TAKE_PROFIT = "t"  # a leg's take-profit (per-leg TP, and hybrid before its aggregate close)
+    AGGREGATE_TP = "a"  # the full close when the aggregate target is reached
+    EXIT = "x"  # the full close of an exit signal, or of the old side of a reverse
+    RISK = "r"  # a Risk Engine close: the loser's full close, a winner's full or partial one
+    REDUCE = "d"  # a reduce signal's partial or full close
+    MANUAL = "m"  # an operator's Close group
+
+
+PURPOSES = frozenset(Purpose)
 GROUP_LEVEL = "z"  # pyramid/leg character of group-level orders (closes)
 # pyramids and legs are one decimal digit each in a cid: a group has at most ten of either
 INDEXES = 10
@@ -65,7 +80,7 @@ def encode_cid(
         raise InvalidInput("instance", f"must be 4 lowercase base-36 characters, got {instance!r}")
     _check_int(group_id, "group_id", MAX_GROUP_ID)
     if not isinstance(purpose, str) or purpose not in PURPOSES:
-        raise InvalidInput("purpose", f"must be one of e,t,a,x,r,d,m, got {purpose!r}")
+        raise InvalidInput("purpose", f"must be one of {','.join(Purpose)}, got {purpose!r}")
     _check_int(attempt, "attempt", MAX_ATTEMPT)
     return (
         CID_PREFIX

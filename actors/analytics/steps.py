@@ -30,6 +30,7 @@ from engine.analytics.periods import day_key
 from engine.analytics.rollup import DayFacts, of_realization, of_trade
 from engine.group.messages import CloseFilled, GroupClosed, LegFilled, TpFilled, TradeFilled
 from engine.group.state import GroupState
+from engine.orders import Purpose
 
 ZERO = Decimal(0)
 
@@ -67,7 +68,7 @@ def record(conn: sqlite3.Connection, *, before: GroupState | None, after: GroupS
     if trade is not None:
         own = _own(events, trade)
         lots = lot_exits(before, after, trade.price) if before is not None and \
-            trade.ref.purpose != "e" else ()
+            trade.ref.purpose != Purpose.ENTRY else ()
         conn.execute("UPDATE fills SET realized = ?, lots = ? WHERE exchange = ? AND symbol = ?"
                      " AND trade_id = ?", (str(own), facts.encode_lots(lots), after.exchange,
                                            after.symbol, trade.trade_id))

@@ -26,7 +26,7 @@ from actors.store.writer import Store
 from engine.group import GroupState, average_entry
 from engine.group.messages import GroupClosed, GroupEvent, OrderIntended, TradeFilled
 from engine.group.state import Leg, Pyramid
-from engine.orders import encode_cid
+from engine.orders import Purpose, encode_cid
 
 _json = msgspec.json.Encoder(enc_hook=str)
 _state_decoder = msgspec.json.Decoder(GroupState)
@@ -147,7 +147,7 @@ def _insert_fill(conn: sqlite3.Connection, instance: str, s: GroupState, t: Trad
                  now_ms: int) -> bool:
     """The trade's ``fills`` row; False when it was already recorded."""
     entry_side = "buy" if s.side == "long" else "sell"
-    side = entry_side if t.ref.purpose == "e" else ("sell" if entry_side == "buy" else "buy")
+    side = entry_side if t.ref.purpose == Purpose.ENTRY else ("sell" if entry_side == "buy" else "buy")
     cid = encode_cid(instance, s.group_id, t.ref.pyramid, t.ref.leg, t.ref.purpose, t.ref.attempt)
     return 1 == conn.execute(  # rowcount 0: the trade id was already there
         "INSERT OR IGNORE INTO fills (exchange, symbol, trade_id, client_order_id, group_id, side,"

@@ -29,7 +29,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.exposition import CONTENT_TYPE_LATEST, generate_latest
 
 from actors.exchange.port import OrderUpdate
-from engine.orders import decode_cid
+from engine.orders import Purpose, decode_cid
 
 TOKEN_SECRET = "app.metrics_token"
 PENDING_S = 60.0  # a signal that sent no order by then (queued, ignored) is not timed
@@ -94,7 +94,7 @@ class EngineMetrics:
                 if now - started <= PENDING_S:
                     self._signal_to_order.observe(now - started)
                     break
-        elif parts.purpose == "t":
+        elif parts.purpose == Purpose.TAKE_PROFIT:
             filled = self._fills.pop((parts.group_id, parts.pyramid, parts.leg), None)
             if filled is not None:
                 self._fill_to_tp.observe(now - filled)
@@ -113,7 +113,7 @@ class EngineMetrics:
 
     def _fill_seen(self, cid: str) -> None:
         parts = decode_cid(cid)
-        if parts is not None and parts.purpose == "e":
+        if parts is not None and parts.purpose == Purpose.ENTRY:
             if len(self._fills) > 10_000:  # legs whose TP never came: forget the oldest
                 self._fills.pop(next(iter(self._fills)))
             self._fills[(parts.group_id, parts.pyramid, parts.leg)] = self._clock()

@@ -18,6 +18,7 @@ from engine.analytics.definitions import LegFact
 from engine.decimals import ZERO
 from engine.group.lots import per_unit
 from engine.group.state import GroupState
+from engine.orders import Purpose
 
 
 class LotExit(msgspec.Struct, frozen=True, kw_only=True, array_like=True):
@@ -60,7 +61,7 @@ def leg_realized(fills: Iterable[FillFact]) -> dict[tuple[int, int], Decimal]:
     of that exit's fee (by quantity)."""
     out: dict[tuple[int, int], Decimal] = {}
     for f in fills:
-        if f.purpose == "e":
+        if f.purpose == Purpose.ENTRY:
             if f.pyramid is not None and f.leg is not None:
                 key = (f.pyramid, f.leg)
                 out[key] = out.get(key, ZERO) + f.realized

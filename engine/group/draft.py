@@ -30,7 +30,7 @@ from engine.group.state import (
     Pyramid,
     TimeInForce,
 )
-from engine.orders import MAX_ATTEMPT
+from engine.orders import MAX_ATTEMPT, Purpose
 
 replace = msgspec.structs.replace
 
@@ -99,7 +99,7 @@ class Draft:
         ]
 
     def close_orders(self) -> list[OrderRec]:
-        return [o for o in self.orders.values() if o.ref.purpose not in ("e", "t")]
+        return [o for o in self.orders.values() if o.ref.purpose not in (Purpose.ENTRY, Purpose.TAKE_PROFIT)]
 
     def count_fill(self, ref: OrderRef, qty: Decimal) -> None:
         rec = self.orders.get(ref)
@@ -136,7 +136,7 @@ class Draft:
         cmd = PlaceOrder(
             group_id=self.s.group_id, ref=rec.ref, symbol=self.s.symbol, side=rec.side,
             order_type=rec.type, qty=rec.qty, price=rec.price, time_in_force=rec.time_in_force,
-            reduce_only=rec.ref.purpose != "e" and self.ctx.market_type == "futures",
+            reduce_only=rec.ref.purpose != Purpose.ENTRY and self.ctx.market_type == "futures",
             position_side=self.s.side if self.ctx.market_type == "futures" else None,
             decided_ms=self.now, stale_at=stale_at,
         )

@@ -21,6 +21,7 @@ from engine.group.price_watch import ladder_trigger, reached
 from engine.group.rules import protected_price, reanchored_leg
 from engine.group.state import Leg, OrderRef, Pyramid
 from engine.group.tp import small_lot_at_entry_end, sync_tp
+from engine.orders import Purpose
 from engine.types import Level
 
 ACTIVE_ENTRY = ("pending", "open", "partially_filled")
@@ -74,13 +75,13 @@ def place_pyramid(d: Draft, plan: PyramidPlan) -> None:
 def stale_bound(d: Draft, ref: OrderRef) -> Decimal | None:
     """Where a limit entry leg's ladder is stale (SPEC 3.10): the gateway drops it there
     rather than send it late; None for other orders and when the ladder cannot be stale."""
-    if ref.purpose != "e" or ref.pyramid not in d.pyramids:
+    if ref.purpose != Purpose.ENTRY or ref.pyramid not in d.pyramids:
         return None
     return ladder_trigger(d.s.side, d.s.config, d.pyramids[ref.pyramid])
 
 
 def place_entry(d: Draft, leg: Leg) -> None:
-    ref = OrderRef(pyramid=leg.pyramid, leg=leg.index, purpose="e", attempt=leg.entry_attempt)
+    ref = OrderRef(pyramid=leg.pyramid, leg=leg.index, purpose=Purpose.ENTRY, attempt=leg.entry_attempt)
     side = "buy" if d.s.side == "long" else "sell"
     if leg.entry_type == "limit":
         d.place(ref, side=side, type="limit", qty=leg.planned_qty, price=leg.planned_price,

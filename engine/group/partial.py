@@ -18,6 +18,7 @@ from engine.group.messages import CloseFilled, PartialCloseDone, TradeFilled
 from engine.group.rules import meets_minimums, round_qty
 from engine.group.state import Allocation, PartialClose
 from engine.group.tp import sync_all, wanted_tp_price
+from engine.orders import Purpose
 
 PlanKind = Literal["partial", "full", "skip"]
 
@@ -55,7 +56,7 @@ def plan_partial(d: Draft, qty: Decimal, price: Decimal
 
 
 def full_reason(purpose: str) -> Literal["reduce_full", "risk_winner_full"]:
-    return "reduce_full" if purpose == "d" else "risk_winner_full"
+    return "reduce_full" if purpose == Purpose.REDUCE else "risk_winner_full"
 
 
 def start_partial(d: Draft, purpose: Literal["d", "r"], q: Decimal,

@@ -36,7 +36,7 @@ from engine.group.messages import (
 from engine.group.lots import book_exit
 from engine.group.price_watch import aggregate_trigger, too_old
 from engine.group.state import GridSnapshot, GroupContext, GroupState, OrderRef
-from engine.orders import INDEXES
+from engine.orders import INDEXES, Purpose
 from engine.types import Side
 
 
@@ -125,7 +125,7 @@ def _after_end(d: Draft, msg: GroupInput) -> None:
 
 
 def _leg_of(d: Draft, ref: OrderRef) -> None:
-    if ref.purpose in ("e", "t") and (ref.pyramid, ref.leg) not in d.legs:
+    if ref.purpose in (Purpose.ENTRY, Purpose.TAKE_PROFIT) and (ref.pyramid, ref.leg) not in d.legs:
         raise InvalidInput("ref", f"no leg P{ref.pyramid}-DCA{ref.leg} in group {d.s.group_id}")
 
 
@@ -139,9 +139,9 @@ def _trade(d: Draft, t: TradeFilled) -> None:
         d.event(Ignored(what=f"trade {t.trade_id}", reason="already booked"))
         return
     d.set(seen_trade_ids=d.s.seen_trade_ids | {t.trade_id})
-    if t.ref.purpose == "e":
+    if t.ref.purpose == Purpose.ENTRY:
         entries.on_entry_trade(d, t)
-    elif t.ref.purpose == "t":
+    elif t.ref.purpose == Purpose.TAKE_PROFIT:
         tp.on_tp_trade(d, t)
     elif d.s.partial is not None and d.s.partial.purpose == t.ref.purpose and t.ref in d.orders:
         d.count_fill(t.ref, t.qty)
@@ -159,9 +159,9 @@ def _order_end(d: Draft, msg: OrderEnded) -> None:
         # Already ended (or refused): a late or duplicate report — the gateway, the stream, a
         # catch-up and a restart's reconciliation can each report the same end once.
         return
-    if msg.ref.purpose == "e":
+    if msg.ref.purpose == Purpose.ENTRY:
         entries.on_entry_end(d, msg)
-    elif msg.ref.purpose == "t":
+    elif msg.ref.purpose == Purpose.TAKE_PROFIT:
         tp.on_tp_end(d, msg)
     else:
         rec = d.orders.pop(msg.ref, None)
@@ -181,9 +181,9 @@ def _accepted(d: Draft, ref: OrderRef) -> None:
     d.orders[ref] = replace(rec, state="open", cancel="none")
     if wanted:
         d.cancel(d.orders[ref])
-    if ref.purpose == "e":
+    if ref.purpose == Purpose.ENTRY:
         entries.on_entry_accepted(d, ref)
-    elif ref.purpose == "t":
+    elif ref.purpose == Purpose.TAKE_PROFIT:
         tp.sync_tp(d, (ref.pyramid, ref.leg))
 
 
@@ -195,9 +195,9 @@ def _rejected(d: Draft, msg: OrderRejected) -> None:
     if msg.retryable and rec.cancel == "none":
         d.orders[msg.ref] = replace(rec, state="retry")  # resent with the same id on Tick
         return
-    if msg.ref.purpose == "e":
+    if msg.ref.purpose == Purpose.ENTRY:
         entries.on_entry_rejected(d, msg.ref, msg.reason)
-    elif msg.ref.purpose == "t":
+    elif msg.ref.purpose == Purpose.TAKE_PROFIT:
         tp.on_tp_rejected(d, msg.ref, msg.reason)
     else:
         _order_end(d, OrderEnded(ref=msg.ref, status="rejected"))

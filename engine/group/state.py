@@ -10,6 +10,7 @@ from typing import Literal
 import msgspec
 
 from engine.decimals import ZERO
+from engine.orders import Purpose
 from engine.types import Level, MarketRules, Side, TpMode
 
 GroupStatus = Literal["live", "partially_filled", "active", "closing", "closed", "failed"]
@@ -17,7 +18,7 @@ CloseReason = Literal[
     "exit_signal", "aggregate_tp", "all_legs_tp", "risk_loser", "risk_winner_full",
     "reduce_full", "reverse", "manual", "ladder_cancelled", "creation_failed",
 ]
-Purpose = Literal["e", "t", "a", "x", "r", "d", "m"]
+# the letters of the full-close purposes (engine.orders.Purpose)
 ClosePurpose = Literal["a", "x", "r", "d", "m"]
 EntryState = Literal["pending", "open", "partially_filled", "filled", "cancelled", "failed"]
 TpState = Literal["none", "placed", "hit", "cancelled", "external_cancel"]
@@ -29,8 +30,9 @@ TimerCondition = Literal["after_5_pyramids", "after_all_dca_submitted", "after_a
 
 # purpose letter of each full-close reason (SPEC 8.4)
 CLOSE_PURPOSE: dict[str, ClosePurpose] = {
-    "exit_signal": "x", "reverse": "x", "aggregate_tp": "a", "risk_loser": "r",
-    "risk_winner_full": "r", "reduce_full": "d", "manual": "m",
+    "exit_signal": Purpose.EXIT, "reverse": Purpose.EXIT, "aggregate_tp": Purpose.AGGREGATE_TP,
+    "risk_loser": Purpose.RISK, "risk_winner_full": Purpose.RISK, "reduce_full": Purpose.REDUCE,
+    "manual": Purpose.MANUAL,
 }
 
 

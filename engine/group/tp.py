@@ -12,6 +12,7 @@ from engine.group.lots import book_exit
 from engine.group.messages import LotToDust, OrderEnded, TpFilled, TpProblem, TradeFilled
 from engine.group.rules import leg_tp_price, tp_order_valid
 from engine.group.state import Leg, OrderRef
+from engine.orders import Purpose
 
 
 def exit_side(d: Draft) -> str:
@@ -49,7 +50,7 @@ def sync_tp(d: Draft, key: tuple[int, int]) -> None:
         return
     if leg.open_qty <= 0 or not tp_order_valid(d.ctx.rules, leg.open_qty, price):
         return  # nothing held, or too small for a valid TP yet: wait for more fills
-    ref = OrderRef(pyramid=key[0], leg=key[1], purpose="t", attempt=leg.tp_attempt)
+    ref = OrderRef(pyramid=key[0], leg=key[1], purpose=Purpose.TAKE_PROFIT, attempt=leg.tp_attempt)
     if d.place(ref, side=exit_side(d), type="limit", qty=leg.open_qty, price=price, closing=True):
         d.put_leg(leg, tp_attempt=leg.tp_attempt + 1, tp_state="placed", tp_price=price)
 
