@@ -8,7 +8,8 @@ always preceded by a query, and what each unfinished row says; its ``OrderLine``
 Receives: ``PlaceOrder`` / ``CancelOrder`` / ``WithdrawOrder`` commands from group actors
 (awaited sends into its inbox, so a full inbox is backpressure; ``submit`` for the reconciler's
 resends) and ``OrderUpdate`` events from the stream actor. Every command waits in the line; a
-withdrawn or stale entry leg leaves it without an exchange call, recorded ``canceled``.
+withdrawn or stale entry leg leaves it without an exchange call, recorded ``canceled``. A
+group's ``free_balance(asset)`` question (the spot close cap) is asked through here too.
 Sends: ``OrderAccepted`` / ``OrderRejected`` / ``TradeFilled`` / ``OrderEnded`` to the owning
 group through ``deliver(group_id, msg)`` (never blocks); outcomes are written to the ``orders``
 table and the journal before they are delivered.
@@ -244,6 +245,18 @@ class OrderGateway:
                                                   reason=str(error), code=error.code))
 
     # -- cancelling ---------------------------------------------------------------------
+
+    async def free_balance(self, asset: str) -> Decimal | None:
+        """The free balance of ``asset`` now — a spot close sells at most this (groups ask
+        here: the gateway is their one road to the exchange); None when it cannot say."""
+        try:
+            balances = await self._port.fetch_balances()
+        except ExchangeError as e:
+            logging.getLogger("engine.system").warning(f"free {asset} balance unknown: {e}", extra={
+                "event": "balance_unavailable", "data": {"asset": asset, "error": str(e)}})
+            return None
+        held = balances.get(asset)
+        return held.free if held is not None else Decimal(0)
 
     async def cancel(self, cmd: CancelOrder) -> None:
         """Cancel; its end reaches the group as ``OrderEnded``. A cancel the exchange does not

@@ -84,22 +84,22 @@ class EngineCore:
             precision=self.precision, market=self.market, clock_ms=clock.now_ms,
             engine_running=lambda: self.supervisor.trading and not self.supervisor.paused,
             on_change=lambda: on_change("risk"))
+        self.gateway = OrderGateway(
+            port=port, store=store, instance=self.instance, deliver=directory.deliver,
+            clock_ms=clock.now_ms, on_invalid_order=self.precision.request_refresh,
+            price_of=self._price_of, priority=config.exchange.order_priority,
+            alert_after_ms=lambda: int(self.config.exchange.protective_wait_alert_sec * 1000))
         self.supervisor = Supervisor(
             config=config, store=store, instance=self.instance, gateway=self.gateway_send,
             market=self.market, precision=self.precision, queue=self.queue,
             clock_ms=clock.now_ms, on_status=set_status, on_symbols=self._watch,
-            on_change=on_change, free_balance=self.free_balance, directory=directory,
+            on_change=on_change, free_balance=self.gateway.free_balance, directory=directory,
             on_group_events=self.risk.on_group_events)
         # SPEC 11.3: equity every 5 minutes and at day boundaries of the engine clock
         self.snapshots = EquitySnapshots(
             store=store, config=lambda: self.config, now_ms=clock.now_ms,
             feed_mode=clock.mode == "feed", prices=self.prices,
             on_change=lambda: on_change("analytics"))
-        self.gateway = OrderGateway(
-            port=port, store=store, instance=self.instance, deliver=self.supervisor.directory.deliver,
-            clock_ms=clock.now_ms, on_invalid_order=self.precision.request_refresh,
-            price_of=self._price_of, priority=config.exchange.order_priority,
-            alert_after_ms=lambda: int(self.config.exchange.protective_wait_alert_sec * 1000))
         # start-up pass before any signal, then every 60 s (SPEC 8.5)
         self.reconciler = Reconciler(
             port=port, store=store, groups=self.supervisor.directory.groups,
@@ -115,17 +115,6 @@ class EngineCore:
     def _on_feed_time(self, ts_ms: int) -> None:
         self.clock.on_feed_time(ts_ms)
         self.snapshots.on_feed_time(self.clock.now_ms())
-
-    async def free_balance(self, asset: str) -> Decimal | None:
-        """The free balance of ``asset`` now; None when the exchange cannot say (logged)."""
-        try:
-            balances = await self.port.fetch_balances()
-        except ExchangeError as e:
-            log.warning(f"free {asset} balance unknown: {e}", extra={
-                "event": "balance_unavailable", "data": {"asset": asset, "error": str(e)}})
-            return None
-        held = balances.get(asset)
-        return held.free if held is not None else Decimal(0)
 
     def _watch(self, symbols: set[str]) -> None:
         self.services.follow(symbols)
