@@ -185,7 +185,8 @@ def test_losing_the_live_push_shows_the_banner_polls_and_recovers(page: Page,
     page.route_web_socket(re.compile(r".*/api/ws$"), route)
     login(page, engine, path="/positions")
     banner = page.locator('[data-test="live-paused"]')
-    wait_for(lambda: state["open"], what="the live socket")
+    # the route callback runs only while Playwright is called: wait with the page, not sleep
+    wait_for(lambda: state["open"] or page.wait_for_timeout(200), what="the live socket")
     expect(banner).to_be_hidden()
     state["up"] = False
     for ws, server in state["open"]:
