@@ -7,7 +7,8 @@ the default 5-leg ladder) against the loopback emulator in its own process
 (``ops.bench.timed_emulator``) enforcing Binance spot's published limits (100 orders per 10 s,
 6,000 request weight per minute). 50 synthetic USDT markets with LTCUSDT's filters at 100.2;
 100 keys (50 symbols × 2 timeframes), each an entry and two pyramids in later candles: 300
-webhooks sent within about a second, 300 ladders of 5 legs at 100 and below (1,500 orders).
+webhooks sent back to back on one keep-alive connection (about 2 s here), 300 ladders of 5
+legs at 100 and below (1,500 orders).
 ``FILLED_AT_S`` after the first webhook the market comes down to 100 on ``FILLED`` symbols:
 every first leg resting there fills (and every later one fills as it arrives), so take-profits
 are due while the storm's entries still wait.

@@ -160,6 +160,9 @@ class _ClosingLifePort(LifePort):
     def __init__(self, port: FaultyPort, adapter):
         super().__init__(port)
         self._adapter = adapter
+        # the adapter's rate budget, so the gateway's order line pays for its orders as in
+        # production (plain attributes: not gated calls)
+        self.limiter, self.weight = adapter.limiter, adapter.weight
 
     async def aclose(self) -> None:
         await super().aclose()
