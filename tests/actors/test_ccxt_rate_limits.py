@@ -3,6 +3,8 @@ counts like Binance (per fixed window, weights per endpoint) and answers 429 wit
 code and headers; the adapter's limiter adopts the counts the exchange reports in its headers;
 limits switched off, the emulator counts and refuses nothing."""
 
+import time
+
 import httpx
 import pytest
 import trio
@@ -24,6 +26,19 @@ async def emu(binance_emulator):
     return binance_emulator
 
 
+async def in_fresh_windows() -> None:
+    """The emulator's windows start on multiples of their length, as Binance's do (10 s for
+    orders, 60 s for weight): a counted burst starts with at least 8 s left of the first and
+    15 s of the second, so it never straddles two windows (it did on a busy machine, and a
+    count started over half-way)."""
+    while True:
+        now = time.time()
+        left = {10: 10 - now % 10, 60: 60 - now % 60}
+        if left[10] >= 8 and left[60] >= 15:
+            return
+        await trio.sleep(min(left.values()) + 0.05)
+
+
 def orders_used(adapter) -> float:
     return next(u["used"] for u in adapter.limiter.usage()
                 if u["kind"] == "orders" and u["window_s"] == 10)
@@ -32,6 +47,7 @@ def orders_used(adapter) -> float:
 async def test_the_limiter_adopts_the_order_count_another_client_spent(emu):
     """Two engines on one account (or orders placed by hand): the exchange's count wins."""
     mine, other = make_adapter(emu), make_adapter(emu)
+    await in_fresh_windows()
     await mine.load_markets()  # adopts 5 per 10 s from the served exchangeInfo
     await other.load_markets()
     for i in range(4):
@@ -53,6 +69,7 @@ async def unaware_adapter(emu, **reset):
     await ex.load_markets()
     await ctl(emu, "reset", rate_limits=FIVE_PER_10S, **reset)
     await ctl(emu, "price", "BTCUSDT", "60000")
+    await in_fresh_windows()
     return ex
 
 
